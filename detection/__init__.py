@@ -1,0 +1,1 @@
+"""Prognos detection stage."""
