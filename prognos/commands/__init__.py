@@ -1,0 +1,1 @@
+"""Stage-specific CLI commands, registered on the root app in ``prognos.cli``."""
