@@ -176,7 +176,7 @@ class V2Writer:
                 bucket=self.config.target_bucket,
                 org=self.config.org or "-",
                 record=body,
-                write_precision=WritePrecision.NS,
+                write_precision=WritePrecision.NS,  # type: ignore[arg-type]
             )
         except ApiException as exc:
             message = f"write: HTTP {exc.status}: {(exc.body or exc.reason or '')!s}"[:600]

@@ -1,0 +1,469 @@
+"""The ingester: MQTT messages in, InfluxDB points out, nothing acknowledged lost.
+
+A message is acknowledged to the broker only after its readings are durably
+stored (written to InfluxDB, or to the on-disk spool while InfluxDB is down),
+or after it was refused and written to the dead-letter sink. The MQTT thread
+only queues messages; one writer thread parses, batches, writes and acks.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import paho.mqtt.client as mqtt
+
+from .contract import DEFAULT_TOPIC_TEMPLATE, MAX_PAYLOAD_BYTES, TELEMETRY_FILTER, Reading
+from .deadletter import DeadLetterSink
+from .influx import InfluxRejected, InfluxUnavailable, InfluxWriter
+from .lineprotocol import LineProtocolError, reading_line
+from .metrics import IngestMetrics
+from .mqtt import AckHandle, MqttSession, SessionOptions
+from .parse import BadMessageError, Limits, TopicTemplate, parse_message
+from .spool import Spool
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Everything the ingester is told. ``topic_filter`` may be a list and use ``$share/<g>/``."""
+
+    broker_host: str = "127.0.0.1"
+    broker_port: int = 1883
+    client_id: str = "prognos-ingest"
+    topic_filter: str | Sequence[str] = TELEMETRY_FILTER
+    qos: int = 1
+    mqtt_version: Literal["5", "3.1.1"] = "5"
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    tls_ca: Path | None = None
+    topic_template: str = DEFAULT_TOPIC_TEMPLATE
+    batch_max_lines: int = 5000
+    batch_max_delay_s: float = 0.2
+    #: Flush early once no message arrived for this long (keeps latency low when idle).
+    batch_idle_s: float = 0.005
+    spool_dir: Path | None = None
+    spool_max_bytes: int = 512 * 1024 * 1024
+    dead_letter_path: Path | None = None
+    dead_letter_topic: str | None = "prognos/deadletter"
+    max_future_skew_s: float = 300.0
+    max_past_age_s: float = 10 * 365 * 86400.0
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES
+    keepalive_s: int = 30
+    session_expiry_s: int = 7 * 86400
+    receive_maximum: int = 20_000
+    #: Largest pause between InfluxDB retries (exponential backoff with jitter).
+    retry_max_s: float = 10.0
+    #: How many recent (device, ts) pairs are remembered to pass each reading to detection once.
+    dedupe_window: int = 200_000
+
+    @property
+    def topic_filters(self) -> list[str]:
+        if isinstance(self.topic_filter, str):
+            return [f.strip() for f in self.topic_filter.split(",") if f.strip()]
+        return list(self.topic_filter)
+
+
+@dataclass
+class _Batch:
+    lines: list[str] = field(default_factory=list)
+    readings: list[Reading] = field(default_factory=list)
+    #: Per accepted message: its line range, the message (for dead-lettering) and receive time.
+    spans: list[tuple[int, int, mqtt.MQTTMessage, int]] = field(default_factory=list)
+    acks: list[AckHandle] = field(default_factory=list)
+    started: float = 0.0
+
+
+class Ingester:
+    """Subscribe, validate, batch, store, acknowledge. Use as a context manager or start/stop."""
+
+    def __init__(
+        self,
+        config: IngestConfig,
+        writer: InfluxWriter,
+        on_stored: Callable[[list[Reading]], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.writer = writer
+        self.on_stored = on_stored
+        self.metrics = IngestMetrics()
+        self._template = TopicTemplate(config.topic_template)
+        self._limits = Limits(
+            max_payload_bytes=config.max_payload_bytes,
+            max_future_skew_s=config.max_future_skew_s,
+            max_past_age_s=config.max_past_age_s,
+        )
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(2 * config.batch_max_lines, 1000))
+        self._abandon = threading.Event()
+        self._session = MqttSession(
+            SessionOptions(
+                host=config.broker_host,
+                port=config.broker_port,
+                client_id=config.client_id,
+                topic_filters=config.topic_filters,
+                qos=config.qos,
+                mqtt_version=config.mqtt_version,
+                username=config.username,
+                password=config.password,
+                tls=config.tls,
+                tls_ca=config.tls_ca,
+                keepalive_s=config.keepalive_s,
+                session_expiry_s=config.session_expiry_s,
+                receive_maximum=config.receive_maximum,
+            ),
+            self._on_message,
+        )
+        self._dead = DeadLetterSink(
+            config.dead_letter_path, config.dead_letter_topic, self._session.publish
+        )
+        self._spool = Spool(config.spool_dir, config.spool_max_bytes) if config.spool_dir else None
+        self._recent: deque[tuple[str, int]] = deque()
+        self._recent_set: set[tuple[str, int]] = set()
+        self._counts = dict.fromkeys(
+            (
+                "received",
+                "written",
+                "dead_lettered",
+                "spooled",
+                "replayed",
+                "duplicates",
+                "acked",
+                "batches",
+                "write_errors",
+            ),
+            0,
+        )
+        self._retry_attempt = 0
+        self._replay_not_before = 0.0
+        self._influx_ok = True
+        self._thread: threading.Thread | None = None
+
+    # ----- lifecycle -----
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="prognos-ingest-writer", daemon=True)
+        self._thread.start()
+        self._session.start()
+        log.info(
+            "ingester started client_id=%s filters=%s",
+            self.config.client_id,
+            self.config.topic_filters,
+        )
+
+    def stop(self, timeout_s: float = 10) -> None:
+        """Store and acknowledge what was received, then leave the broker (session kept)."""
+        if self._thread is None:
+            return
+        self._put(_STOP)
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            log.warning(
+                "ingester writer did not finish in %s s; unacked messages stay queued "
+                "at the broker",
+                timeout_s,
+            )
+        self._abandon.set()
+        self._thread.join(timeout_s)
+        self._session.stop()
+        self._dead.close()
+        self._thread = None
+
+    def __enter__(self) -> Ingester:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ----- observation -----
+    @property
+    def stats(self) -> dict[str, int | float]:
+        stats: dict[str, int | float] = dict(self._counts)
+        stats["queue_depth"] = self._queue.qsize()
+        stats["spool_batches"] = len(self._spool) if self._spool else 0
+        stats["spool_bytes"] = self._spool.bytes if self._spool else 0
+        return stats
+
+    def health(self) -> dict[str, Any]:
+        influx_reachable = self.writer.ping()
+        return {
+            "ok": self._session.connected and influx_reachable,
+            "broker_connected": self._session.connected,
+            "influx_reachable": influx_reachable,
+            "last_write_ok": self._influx_ok,
+            "spool_batches": len(self._spool) if self._spool else 0,
+            "spool_bytes": self._spool.bytes if self._spool else 0,
+            "queue_depth": self._queue.qsize(),
+        }
+
+    # ----- MQTT thread -----
+    def _on_message(self, message: mqtt.MQTTMessage, handle: AckHandle) -> None:
+        self._counts["received"] += 1
+        self._put((message, handle, time.time_ns()))
+
+    def _put(self, item: Any) -> None:
+        # Blocking here is the backpressure: the broker keeps what we do not take.
+        while not self._abandon.is_set():
+            try:
+                self._queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    # ----- writer thread -----
+    def _run(self) -> None:
+        batch = _Batch()
+        cfg = self.config
+        while True:
+            if batch.acks:
+                wait = min(
+                    cfg.batch_idle_s,
+                    max(0.0, batch.started + cfg.batch_max_delay_s - time.monotonic()),
+                )
+            else:
+                wait = 0.5
+            try:
+                item = self._queue.get(timeout=wait)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                self._flush(batch)
+                return
+            if item is not None:
+                if not batch.acks:
+                    batch.started = time.monotonic()
+                self._accept(item, batch)
+            if batch.acks and (
+                item is None
+                or len(batch.lines) >= cfg.batch_max_lines
+                or time.monotonic() - batch.started >= cfg.batch_max_delay_s
+            ):
+                if not self._flush(batch):
+                    return
+                batch = _Batch()
+            elif item is None and self._spool is not None and len(self._spool):
+                self._replay()
+            self.metrics.queue_depth.set(self._queue.qsize())
+
+    def _accept(self, item: tuple[mqtt.MQTTMessage, AckHandle, int], batch: _Batch) -> None:
+        message, handle, recv_ns = item
+        self.metrics.received.inc()
+        batch.acks.append(handle)
+        try:
+            topic = message.topic
+            readings = parse_message(topic, message.payload, recv_ns, self._template, self._limits)
+            lines = [reading_line(r) for r in readings]
+        except BadMessageError as bad:
+            self._dead_letter(message, recv_ns, bad.kind, bad.reason)
+            return
+        except LineProtocolError as exc:
+            self._dead_letter(message, recv_ns, "not_writable", str(exc))
+            return
+        except UnicodeDecodeError:
+            self._dead_letter(message, recv_ns, "bad_topic", "topic is not valid UTF-8")
+            return
+        start = len(batch.lines)
+        batch.lines.extend(lines)
+        batch.readings.extend(readings)
+        batch.spans.append((start, len(batch.lines), message, recv_ns))
+
+    def _dead_letter(self, message: mqtt.MQTTMessage, recv_ns: int, kind: str, reason: str) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            topic = repr(message._topic)
+        self._dead.put(topic, message.payload, kind, reason, recv_ns)
+        self._counts["dead_lettered"] += 1
+        self.metrics.dead_lettered.labels(kind).inc()
+
+    def _flush(self, batch: _Batch) -> bool:
+        """Store, then acknowledge, one batch; False if stopped before it was stored."""
+        stored: list[Reading] = []
+        if batch.lines:
+            result = self._store(batch)
+            if result is None:
+                return False
+            stored = result
+        self._dead.sync()
+        now_ns = time.time_ns()
+        for _, _, _, recv_ns in batch.spans:
+            self.metrics.lag_seconds.observe((now_ns - recv_ns) / 1e9)
+        if stored and self.on_stored is not None:
+            fresh = self._first_seen(stored)
+            if fresh:
+                try:
+                    self.on_stored(fresh)
+                except Exception:
+                    log.exception("on_stored callback failed; readings are stored regardless")
+        for handle in batch.acks:
+            self._session.ack(handle)
+        self._counts["acked"] += len(batch.acks)
+        return True
+
+    def _store(self, batch: _Batch) -> list[Reading] | None:
+        """Write the batch (or spool it); the readings stored, or None if abandoned."""
+        body = "\n".join(batch.lines).encode()
+        n = len(batch.lines)
+        self.metrics.batch_lines.observe(n)
+        while True:
+            if self._spool is None or not len(self._spool) or self._replay():
+                try:
+                    with self.metrics.batch_seconds.time():
+                        self.writer.write(body)
+                except InfluxUnavailable as exc:
+                    self._write_failed(exc)
+                except InfluxRejected as exc:
+                    self._count_error("rejected")
+                    return self._store_rejected(batch, exc)
+                else:
+                    self._write_ok(n, "written")
+                    return batch.readings
+            if self._spool is not None and self._spool.append(body):
+                self._counts["spooled"] += n
+                self.metrics.spooled.inc(n)
+                self._spool_gauges()
+                return batch.readings
+            # No spool, or it is full: hold this batch unacknowledged and retry.
+            if self._abandon.wait(self._next_delay()):
+                return None
+
+    def _store_rejected(self, batch: _Batch, first: InfluxRejected) -> list[Reading] | None:
+        """Find the messages InfluxDB refuses, dead-letter them, store the rest."""
+        log.warning("influx rejected a batch of %d lines: %s", len(batch.lines), first)
+        units = ["\n".join(batch.lines[s:e]).encode() for s, e, _, _ in batch.spans]
+        while True:
+            try:
+                bad = self._bisect_rejected(units)
+                break
+            except InfluxUnavailable as exc:
+                self._write_failed(exc)
+                if self._abandon.wait(self._next_delay()):
+                    return None
+        refused = {index for index, _ in bad}
+        for index, reason in bad:
+            _, _, message, recv_ns = batch.spans[index]
+            self._dead_letter(message, recv_ns, "rejected_by_influx", reason)
+        stored = [
+            r
+            for i, (s, e, _, _) in enumerate(batch.spans)
+            if i not in refused
+            for r in batch.readings[s:e]
+        ]
+        self._write_ok(len(stored), "written")
+        return stored
+
+    def _bisect_rejected(self, units: list[bytes]) -> list[tuple[int, str]]:
+        """Write units in halves; the (index, server message) of each unit refused on its own."""
+        bad: list[tuple[int, str]] = []
+
+        def attempt(lo: int, hi: int) -> None:
+            try:
+                self.writer.write(b"\n".join(units[lo:hi]))
+            except InfluxRejected as exc:
+                if hi - lo == 1:
+                    bad.append((lo, str(exc)))
+                    return
+                mid = (lo + hi) // 2
+                attempt(lo, mid)
+                attempt(mid, hi)
+
+        attempt(0, len(units))
+        return bad
+
+    def _replay(self) -> bool:
+        """Write spooled batches oldest first; True once the spool is empty."""
+        spool = self._spool
+        assert spool is not None
+        while len(spool):
+            if time.monotonic() < self._replay_not_before:
+                return False
+            body = spool.oldest()
+            assert body is not None
+            lines = body.split(b"\n")
+            try:
+                self.writer.write(body)
+            except InfluxUnavailable as exc:
+                self._write_failed(exc)
+                self._replay_not_before = time.monotonic() + self._next_delay()
+                return False
+            except InfluxRejected:
+                self._count_error("rejected")
+                try:
+                    bad = self._bisect_rejected(lines)
+                except InfluxUnavailable as exc:
+                    self._write_failed(exc)
+                    self._replay_not_before = time.monotonic() + self._next_delay()
+                    return False
+                for index, reason in bad:
+                    self._dead.put("", lines[index], "rejected_by_influx", reason, time.time_ns())
+                    self._counts["dead_lettered"] += 1
+                    self.metrics.dead_lettered.labels("rejected_by_influx").inc()
+                self._dead.sync()
+            spool.pop_oldest()
+            self._write_ok(len(lines), "replayed")
+            self._spool_gauges()
+        return True
+
+    # ----- helpers -----
+    def _write_ok(self, n: int, what: Literal["written", "replayed"]) -> None:
+        self._counts[what] += n
+        if what == "replayed":
+            self._counts["written"] += n
+            self.metrics.replayed.inc(n)
+        self.metrics.written.inc(n)
+        self._counts["batches"] += 1
+        if not self._influx_ok:
+            log.info("influx writes succeed again")
+        self._influx_ok = True
+        self._retry_attempt = 0
+
+    def _write_failed(self, exc: Exception) -> None:
+        self._count_error("unavailable")
+        if self._influx_ok:
+            log.warning("influx unavailable, %s: %s", "spooling" if self._spool else "holding", exc)
+        self._influx_ok = False
+
+    def _count_error(self, kind: str) -> None:
+        self._counts["write_errors"] += 1
+        self.metrics.write_errors.labels(kind).inc()
+
+    def _next_delay(self) -> float:
+        """Exponential backoff with jitter: half fixed, half random."""
+        base = min(self.config.retry_max_s, 0.25 * 2 ** min(self._retry_attempt, 16))
+        self._retry_attempt += 1
+        return base / 2 + random.uniform(0, base / 2)
+
+    def _spool_gauges(self) -> None:
+        if self._spool is not None:
+            self.metrics.spool_bytes.set(self._spool.bytes)
+            self.metrics.spool_batches.set(len(self._spool))
+
+    def _first_seen(self, readings: list[Reading]) -> list[Reading]:
+        """Readings whose (device, ts) was not passed on recently; remembers them."""
+        fresh = []
+        recent, seen = self._recent, self._recent_set
+        for reading in readings:
+            key = (reading.device, reading.ts_ns)
+            if key in seen:
+                self._counts["duplicates"] += 1
+                self.metrics.duplicates.inc()
+                continue
+            seen.add(key)
+            recent.append(key)
+            fresh.append(reading)
+        while len(recent) > self.config.dedupe_window:
+            seen.discard(recent.popleft())
+        return fresh

@@ -1,0 +1,161 @@
+"""The ingester's MQTT session: persistent, QoS 1, manually acknowledged.
+
+Wraps a paho-mqtt 2.x client so the rest of ingest sees three things: messages
+arriving (``on_message``), ``ack(handle)`` once a message is durably handled,
+and ``publish``. A handle from an earlier connection is not acknowledged on a
+later one: the broker redelivers that message and the new copy is acked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import ssl
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    host: str
+    port: int
+    client_id: str
+    topic_filters: Sequence[str]
+    qos: int = 1
+    mqtt_version: str = "5"
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    tls_ca: Path | None = None
+    keepalive_s: int = 30
+    #: MQTT 5: how long the broker keeps the session (and queues for it) while we are away.
+    session_expiry_s: int = 7 * 86400
+    #: MQTT 5: how many unacknowledged messages the broker may have in flight to us.
+    receive_maximum: int = 20_000
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class AckHandle:
+    mid: int
+    qos: int
+    generation: int
+
+
+class MqttSession:
+    """One persistent-session subscriber; ``start()`` connects (retrying), ``stop()`` leaves."""
+
+    def __init__(
+        self,
+        options: SessionOptions,
+        on_message: Callable[[mqtt.MQTTMessage, AckHandle], None],
+    ) -> None:
+        self.options = options
+        self._deliver = on_message
+        self._generation = 0
+        self._stopping = threading.Event()
+        self._disconnected = threading.Event()
+        v5 = options.mqtt_version == "5"
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=options.client_id,
+            protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
+            clean_session=None if v5 else False,
+            manual_ack=True,
+        )
+        client = self._client
+        if options.username is not None:
+            client.username_pw_set(options.username, options.password)
+        if options.tls:
+            client.tls_set(
+                ca_certs=str(options.tls_ca) if options.tls_ca else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        client.reconnect_delay_set(options.reconnect_min_s, options.reconnect_max_s)  # type: ignore[arg-type]
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+
+    @property
+    def connected(self) -> bool:
+        return self._client.is_connected()
+
+    def start(self) -> None:
+        o = self.options
+        if o.mqtt_version == "5":
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = o.session_expiry_s
+            props.ReceiveMaximum = max(1, min(o.receive_maximum, 65535))
+            self._client.connect_async(
+                o.host, o.port, o.keepalive_s, clean_start=False, properties=props
+            )
+        else:
+            self._client.connect_async(o.host, o.port, o.keepalive_s)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Send what is queued (acks first), disconnect, and end the network thread."""
+        self._stopping.set()
+        self._disconnected.clear()
+        if self._client.is_connected():
+            # A QoS-1 publish is a barrier: the broker handles packets in order,
+            # so its PUBACK means every ack sent before it has been taken. Without
+            # it, a broker busy writing to us can reset the connection and drop them.
+            barrier = self._client.publish(
+                f"prognos/_ingest/{self.options.client_id}/closing", b"", qos=1
+            )
+            with contextlib.suppress(RuntimeError, ValueError):
+                barrier.wait_for_publish(5)
+        if self._client.disconnect() == mqtt.MQTT_ERR_SUCCESS:
+            # DISCONNECT goes out after the acks queued before it; on_disconnect
+            # fires once it is written, so no ack is lost to a hasty loop_stop.
+            self._disconnected.wait(5)
+        self._client.loop_stop()
+
+    def ack(self, handle: AckHandle) -> None:
+        if handle.qos and handle.generation == self._generation:
+            self._client.ack(handle.mid, handle.qos)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        self._client.publish(topic, payload, qos=qos)
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.warning("mqtt connect refused reason=%s", reason)
+            return
+        self._generation += 1
+        log.info(
+            "mqtt connected host=%s port=%s session_present=%s",
+            self.options.host,
+            self.options.port,
+            flags.session_present,
+        )
+        client.subscribe([(f, self.options.qos) for f in self.options.topic_filters])
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        if self._stopping.is_set():
+            self._disconnected.set()
+            return
+        log.warning("mqtt disconnected reason=%s; reconnecting", reason)
+        # paho backs off exponentially; a random pause on top keeps a fleet of
+        # ingesters from reconnecting in lockstep after a broker restart.
+        self._stopping.wait(random.uniform(0, self.options.reconnect_min_s))
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self._deliver(message, AckHandle(message.mid, message.qos, self._generation))

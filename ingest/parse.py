@@ -1,0 +1,145 @@
+"""From an MQTT message to validated Readings, or a clear reason why not.
+
+The topic is read by a Telegraf-style template (each segment names the tag it
+carries, ``_`` skips one); the payload is the JSON of the wire contract. Every
+refusal is a ``BadMessageError`` with a short ``kind`` (for counting) and a reason.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import orjson
+
+from .contract import DEFAULT_TOPIC_TEMPLATE, MAX_PAYLOAD_BYTES, ContractError, Reading, parse_ts_ns
+
+#: Metric names become InfluxDB field keys and detector inputs: keep them plain.
+METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,127}")
+_TAGS = ("site", "asset_type", "device")
+_BAD_TAG_CHARS = re.compile(r"[\x00-\x1f\x7f]|\\$")
+
+
+class BadMessageError(ValueError):
+    """A message the ingester refuses; ``kind`` names the class of fault for counting."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds a message must respect; timestamps are checked against receive time."""
+
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES
+    max_future_skew_s: float = 300.0
+    max_past_age_s: float = 10 * 365 * 86400.0
+    max_readings_per_message: int = 10_000
+
+
+class TopicTemplate:
+    """Topic segments to tags, like Telegraf's ``topic_parsing``: ``_/site/asset_type/device/_``.
+
+    >>> TopicTemplate("_/site/asset_type/device/_").tags("prognos/a/pump/p1/telemetry")
+    ('a', 'pump', 'p1')
+    """
+
+    def __init__(self, template: str = DEFAULT_TOPIC_TEMPLATE) -> None:
+        self.template = template
+        segments = template.split("/")
+        missing = [t for t in _TAGS if t not in segments]
+        if missing:
+            raise ValueError(f"topic template {template!r} does not name {', '.join(missing)}")
+        self._length = len(segments)
+        self._index = tuple(segments.index(t) for t in _TAGS)
+
+    def tags(self, topic: str) -> tuple[str, str, str]:
+        """``(site, asset_type, device)`` of a topic; BadMessageError if it does not fit."""
+        parts = topic.split("/")
+        if len(parts) != self._length:
+            raise BadMessageError(
+                "unknown_topic", f"topic {topic!r} does not fit template {self.template!r}"
+            )
+        values = tuple(parts[i] for i in self._index)
+        for name, value in zip(_TAGS, values, strict=True):
+            if not value or _BAD_TAG_CHARS.search(value):
+                raise BadMessageError(
+                    "bad_topic", f"{name} {value!r} in topic {topic!r} is not usable"
+                )
+        return values  # type: ignore[return-value]
+
+
+def _metrics(raw: object, where: str) -> dict[str, float]:
+    if not isinstance(raw, dict) or not raw:
+        raise BadMessageError("missing_metrics", f"{where}metrics must be a non-empty object")
+    metrics: dict[str, float] = {}
+    for name, value in raw.items():
+        if not METRIC_NAME.fullmatch(name):
+            raise BadMessageError("bad_metric_name", f"{where}metric name {name!r} is not allowed")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise BadMessageError(
+                "wrong_type", f"{where}metric {name!r} is {type(value).__name__}, not a number"
+            )
+        number = float(value)
+        if not math.isfinite(number):
+            raise BadMessageError("not_finite", f"{where}metric {name!r} is {value!r}")
+        metrics[name] = number
+    return metrics
+
+
+def _ts_ns(raw: object, recv_ns: int, limits: Limits, where: str) -> int:
+    if raw is None:
+        return recv_ns
+    try:
+        ts_ns = parse_ts_ns(raw)
+    except (ContractError, OverflowError, ValueError) as exc:
+        raise BadMessageError("bad_timestamp", f"{where}{exc}") from exc
+    if ts_ns > recv_ns + limits.max_future_skew_s * 1e9:
+        ahead = (ts_ns - recv_ns) / 1e9
+        raise BadMessageError("ts_in_future", f"{where}ts is {ahead:.0f} s ahead of receive time")
+    if ts_ns < recv_ns - limits.max_past_age_s * 1e9:
+        raise BadMessageError(
+            "ts_too_old", f"{where}ts is older than {limits.max_past_age_s:.0f} s"
+        )
+    return ts_ns
+
+
+def parse_message(
+    topic: str, payload: bytes | bytearray, recv_ns: int, template: TopicTemplate, limits: Limits
+) -> list[Reading]:
+    """The readings of one message (one or a batch), all valid, or BadMessageError."""
+    if len(payload) > limits.max_payload_bytes:
+        raise BadMessageError(
+            "oversized", f"payload of {len(payload)} bytes exceeds {limits.max_payload_bytes}"
+        )
+    site, asset_type, device = template.tags(topic)
+    try:
+        document = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise BadMessageError("malformed_json", f"payload is not JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise BadMessageError(
+            "wrong_type", f"payload is a JSON {type(document).__name__}, not object"
+        )
+    if "readings" in document:
+        items = document["readings"]
+        if not isinstance(items, list) or not items:
+            raise BadMessageError("missing_metrics", "readings must be a non-empty list")
+        if len(items) > limits.max_readings_per_message:
+            raise BadMessageError(
+                "oversized", f"{len(items)} readings exceed {limits.max_readings_per_message}"
+            )
+    else:
+        items = [document]
+    readings = []
+    for index, item in enumerate(items):
+        where = f"readings[{index}]: " if len(items) > 1 or item is not document else ""
+        if not isinstance(item, dict):
+            raise BadMessageError("wrong_type", f"{where}reading is not an object")
+        metrics = _metrics(item.get("metrics"), where)
+        ts_ns = _ts_ns(item.get("ts"), recv_ns, limits, where)
+        readings.append(Reading(device, asset_type, site, ts_ns, metrics))
+    return readings
