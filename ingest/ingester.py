@@ -204,6 +204,7 @@ class Ingester:
             "broker_connected": self._session.connected,
             "influx_reachable": influx_reachable,
             "last_write_ok": self._influx_ok,
+            "writer_alive": self._thread is not None and self._thread.is_alive(),
             "spool_batches": len(self._spool) if self._spool else 0,
             "spool_bytes": self._spool.bytes if self._spool else 0,
             "queue_depth": self._queue.qsize(),

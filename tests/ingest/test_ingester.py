@@ -4,82 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
-import orjson
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from prognos.ingest.contract import Reading, encode_batch, encode_reading, topic_for
 from prognos.ingest.influx import InfluxConfig, V1Writer
-from prognos.ingest.ingester import IngestConfig, Ingester
+from prognos.ingest.ingester import Ingester
 
 NOW_MS = int(time.time() * 1000)
 
 
-def wait_for(condition: Callable[[], bool], timeout_s: float = 30, what: str = "") -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what or condition}")
-
-
-class Publisher:
-    """A QoS-1 publisher that waits until the broker has every message."""
-
-    def __init__(self, host: str, port: int, client_id: str) -> None:
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-        self.client.max_inflight_messages_set(1000)
-        self.client.connect(host, port)
-        self.client.loop_start()
-
-    def publish_all(self, messages: list[tuple[str, bytes]]) -> None:
-        infos = [self.client.publish(topic, payload, qos=1) for topic, payload in messages]
-        for info in infos:
-            info.wait_for_publish(60)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-@pytest.fixture
-def publisher(mosquitto, unique_id) -> Iterator[Publisher]:
-    pub = Publisher(mosquitto.host, mosquitto.port, f"pub-{unique_id}")
-    yield pub
-    pub.close()
-
-
-def ingest_config(broker, unique_id: str, tmp_path: Path, **overrides) -> IngestConfig:
-    values = {
-        "broker_host": broker.host,
-        "broker_port": broker.port,
-        "client_id": f"ingest-{unique_id}",
-        "topic_filter": f"prognos/{unique_id}/+/+/telemetry",
-        "dead_letter_path": tmp_path / "deadletter.jsonl",
-        "dead_letter_topic": None,
-        "spool_dir": tmp_path / "spool",
-    }
-    values.update(overrides)
-    return IngestConfig(**values)
-
-
-def wait_subscribed(ingester: Ingester) -> None:
-    wait_for(lambda: ingester.health()["broker_connected"], 10, "broker connection")
-    time.sleep(0.2)  # the SUBACK follows the CONNACK; a later test message may not race it
-
-
-def dead_letters(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
-
-
 def test_every_good_message_stored_every_bad_one_dead_lettered(
-    mosquitto, influx_db, publisher, unique_id, tmp_path
+    mosquitto, influx_db, publisher, unique_id, ingest_config, started, wait_for, read_dead_letters
 ) -> None:
     site = unique_id
     stored: list[Reading] = []
@@ -116,9 +51,9 @@ def test_every_good_message_stored_every_bad_one_dead_lettered(
         (topic_for(site, "pump", "p0"), b"[1, 2]"),
     ]
     writer = V1Writer(InfluxConfig(url=influx_db.url, database=influx_db.name))
-    config = ingest_config(mosquitto, unique_id, tmp_path, topic_filter=f"prognos/{site}/#")
+    config = ingest_config(mosquitto, topic_filter=f"prognos/{site}/#")
     with Ingester(config, writer, on_stored=on_stored) as ingester:
-        wait_subscribed(ingester)
+        started(ingester)
         messages = good[:250] + bad + batch + good[250:]
         publisher.publish_all(messages)
         wait_for(lambda: ingester.stats["acked"] == len(messages), 30, "every message acked")
@@ -131,7 +66,7 @@ def test_every_good_message_stored_every_bad_one_dead_lettered(
     assert stats["written"] == 510
     assert stats["dead_lettered"] == len(bad)
     assert len(stored) == 510
-    letters = dead_letters(tmp_path / "deadletter.jsonl")
+    letters = read_dead_letters()
     kinds = sorted(letter["kind"] for letter in letters)
     assert kinds == sorted(
         [
@@ -155,15 +90,15 @@ def test_every_good_message_stored_every_bad_one_dead_lettered(
 
 
 def test_duplicates_are_stored_once_and_passed_on_once(
-    mosquitto, influx_db, publisher, unique_id, tmp_path
+    mosquitto, influx_db, publisher, unique_id, ingest_config, started, wait_for
 ) -> None:
     site = unique_id
     stored: list[Reading] = []
     payloads = [encode_reading(NOW_MS - 10_000 + i, {"v": float(i)}) for i in range(50)]
     messages = [(topic_for(site, "pump", "p1"), p) for p in payloads + payloads[:20]]
     writer = V1Writer(InfluxConfig(url=influx_db.url, database=influx_db.name))
-    with Ingester(ingest_config(mosquitto, unique_id, tmp_path), writer, stored.extend) as ing:
-        wait_subscribed(ing)
+    with Ingester(ingest_config(mosquitto), writer, stored.extend) as ing:
+        started(ing)
         publisher.publish_all(messages)
         wait_for(lambda: ing.stats["acked"] == 70, 30, "every message acked")
         assert ing.stats["duplicates"] == 20
@@ -175,10 +110,10 @@ def test_duplicates_are_stored_once_and_passed_on_once(
 
 @pytest.mark.parametrize("mqtt_version", ["5", "3.1.1"])
 def test_messages_queued_while_ingester_is_away_arrive_after_restart(
-    mosquitto, influx_db, publisher, unique_id, tmp_path, mqtt_version
+    mosquitto, influx_db, publisher, unique_id, ingest_config, started, wait_for, mqtt_version
 ) -> None:
     site = unique_id
-    config = ingest_config(mosquitto, unique_id, tmp_path, mqtt_version=mqtt_version)
+    config = ingest_config(mosquitto, mqtt_version=mqtt_version)
     writer = V1Writer(InfluxConfig(url=influx_db.url, database=influx_db.name))
     first = [
         (topic_for(site, "pump", "p1"), encode_reading(NOW_MS - 60_000 + i, {"v": 1.0}))
@@ -189,7 +124,7 @@ def test_messages_queued_while_ingester_is_away_arrive_after_restart(
         for i in range(300)
     ]
     with Ingester(config, writer) as ingester:
-        wait_subscribed(ingester)
+        started(ingester)
         publisher.publish_all(first)
         wait_for(lambda: ingester.stats["acked"] == 100, 30, "first part acked")
     publisher.publish_all(second)  # nobody connected: the persistent session queues them

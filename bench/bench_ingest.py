@@ -1,0 +1,181 @@
+"""Ingest throughput: a bare paho subscriber vs the Prognos ingester on the same backlog.
+
+Starts its own mosquitto and influxd (as the tests do), queues N QoS-1 messages
+for a persistent session, then times (1) a bare paho subscriber draining them
+(the reference) and (2) the ingester draining the same backlog: parse,
+validate, durable write to InfluxDB, ack. Prints one JSON line on stdout.
+``BENCH_INGEST_N`` sets N (default 50000).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from prognos.ingest.contract import encode_reading, topic_for
+from prognos.ingest.influx import InfluxConfig, V1Writer
+from prognos.ingest.ingester import IngestConfig, Ingester
+
+from prognos.localservers import InfluxServer, MosquittoServer, find_binary
+
+N = int(os.environ.get("BENCH_INGEST_N", "50000"))
+FILTER = "prognos/+/+/+/telemetry"
+
+
+def log(message: str) -> None:
+    print(f"bench_ingest: {message}", file=sys.stderr, flush=True)
+
+
+def _client(client_id: str, port: int) -> mqtt.Client:
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+    )
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 3600
+    props.ReceiveMaximum = 20_000
+    client.connect("127.0.0.1", port, clean_start=False, properties=props)
+    return client
+
+
+def create_session(client_id: str, port: int) -> None:
+    """Subscribe once and leave, so the broker queues the backlog for ``client_id``."""
+    done = threading.Event()
+    client = _client(client_id, port)
+    client.on_subscribe = lambda *a: done.set()
+    client.subscribe(FILTER, qos=1)
+    client.loop_start()
+    done.wait(10)
+    client.disconnect()
+    client.loop_stop()
+
+
+def publish_backlog(port: int, n: int) -> None:
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-pub")
+    pub.max_inflight_messages_set(1000)
+    pub.connect("127.0.0.1", port)
+    pub.loop_start()
+    now_ms = int(time.time() * 1000)
+    topics = [topic_for("bench", "pump", f"p{d}") for d in range(100)]
+    infos = [
+        pub.publish(
+            topics[i % 100],
+            encode_reading(
+                now_ms - n + i,
+                {"vibration_rms_mm_s": 1.0 + (i % 7) / 10, "temp_c": 40.0, "rpm": 1450.0},
+            ),
+            qos=1,
+        )
+        for i in range(n)
+    ]
+    for info in infos:
+        info.wait_for_publish(120)
+    pub.disconnect()
+    pub.loop_stop()
+
+
+def drain_bare(port: int, n: int) -> float:
+    """Seconds for a bare paho subscriber (automatic acks) to receive the backlog."""
+    got = 0
+    done = threading.Event()
+
+    def on_message(client, userdata, message) -> None:
+        nonlocal got
+        got += 1
+        if got >= n:
+            done.set()
+
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=MQTTProtocolVersion.MQTTv5
+    )
+    client.on_message = on_message
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 3600
+    props.ReceiveMaximum = 20_000
+    started = time.perf_counter()
+    client.connect("127.0.0.1", port, clean_start=False, properties=props)
+    client.loop_start()
+    if not done.wait(600):
+        raise RuntimeError(f"bare subscriber got {got} of {n}")
+    elapsed = time.perf_counter() - started
+    client.disconnect()
+    client.loop_stop()
+    return elapsed
+
+
+def drain_ingester(port: int, influx: InfluxServer, n: int, workdir: Path) -> float:
+    writer = V1Writer(InfluxConfig(url=influx.url, database=influx.database))
+    config = IngestConfig(
+        broker_port=port,
+        client_id="bench-ingest",
+        spool_dir=workdir / "spool",
+        dead_letter_path=workdir / "deadletter.jsonl",
+        dead_letter_topic=None,
+    )
+    ingester = Ingester(config, writer)
+    started = time.perf_counter()
+    ingester.start()
+    while ingester.stats["acked"] < n:
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - started
+    stats = ingester.stats
+    ingester.stop()
+    writer.close()
+    if stats["written"] != n or stats["dead_lettered"]:
+        raise RuntimeError(f"ingester stats off: {stats}")
+    return elapsed
+
+
+def main() -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    (workdir / "mosquitto").mkdir()
+    (workdir / "influxd").mkdir()
+    broker = MosquittoServer(find_binary("mosquitto") or "mosquitto", workdir / "mosquitto")
+    influx = InfluxServer(find_binary("influxd") or "influxd", workdir / "influxd", "bench")
+    broker.start()
+    influx.start()
+    try:
+        for client_id in ("bench-bare", "bench-ingest"):
+            create_session(client_id, broker.port)
+        log(f"publishing a backlog of {N} messages")
+        publish_backlog(broker.port, N)
+        log("draining with a bare paho subscriber")
+        bare_s = drain_bare(broker.port, N)
+        log(f"bare: {N / bare_s:.0f} msg/s; draining with the ingester")
+        ingest_s = drain_ingester(broker.port, influx, N, workdir)
+        stored = influx.count_points()
+        if stored != N:
+            raise RuntimeError(f"InfluxDB holds {stored} points, expected {N}")
+    finally:
+        broker.stop()
+        influx.close()
+    reference = N / bare_s
+    prognos = N / ingest_s
+    print(
+        json.dumps(
+            {
+                "bench": "ingest",
+                "workers": 1,
+                "messages": N,
+                "reference_msgs_per_s": round(reference),
+                "prognos_msgs_per_s": round(prognos),
+                "ratio": round(prognos / reference, 3),
+                "points_per_s": round(stored / ingest_s),
+                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
