@@ -8,7 +8,7 @@ COPY detection detection
 COPY tasking tasking
 COPY api api
 COPY simulators simulators
-RUN pip install --no-cache-dir . && useradd --system --home /var/lib/prognos prognos \
+RUN pip install --no-cache-dir ".[postgres]" && useradd --system --home /var/lib/prognos prognos \
     && mkdir -p /var/lib/prognos && chown prognos /var/lib/prognos
 USER prognos
 ENV PROGNOS_DATA_DIR=/var/lib/prognos
