@@ -11,6 +11,8 @@ import itertools
 import re
 from datetime import timedelta
 
+from yaml.nodes import Node
+
 from prognos.detection.flags import Severity
 from prognos.tasking.catalog import (
     EscalationStep,
@@ -22,7 +24,6 @@ from prognos.tasking.catalog import (
 )
 from prognos.tasking.vocabulary import Level, Priority, Role, Tier
 from prognos.tasking.yamlnodes import NodeReader, parse_duration
-from yaml.nodes import Node
 
 SlaTable = dict[Tier, dict[Priority, SlaTargets]]
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from yaml.nodes import MappingNode, Node, ScalarNode
+
 from prognos.detection.flags import Severity
 from prognos.tasking.catalog import (
     Catalog,
@@ -38,7 +40,6 @@ from prognos.tasking.vocabulary import (
     Level,
 )
 from prognos.tasking.yamlnodes import NodeReader
-from yaml.nodes import MappingNode, Node, ScalarNode
 
 TOP_KEYS = {
     "version",

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
 from prognos.tasking.codec import order_from_dict, order_to_dict
 from prognos.tasking.domain import OPEN_STATUSES, OrderStatus, WorkOrder
 from prognos.tasking.errors import InvalidRequestError, TaskingError, VersionConflictError
 from prognos.tasking.schema import work_orders
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 MAX_PAGE = 500
 

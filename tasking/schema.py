@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prognos.tasking.errors import StorageError
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -36,6 +35,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
+
+from prognos.tasking.errors import StorageError
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,14 @@ import threading
 from abc import ABC, abstractmethod
 from types import TracebackType
 
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
 from prognos.tasking.domain import WorkOrder
 from prognos.tasking.errors import StorageError
 from prognos.tasking.repository import InMemoryRepository, Repository, SqlRepository
 from prognos.tasking.schema import make_engine
-from sqlalchemy import Engine
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
 __all__ = ["InMemoryUnitOfWork", "SqlUnitOfWork", "UnitOfWork", "make_engine"]
 

@@ -13,8 +13,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import yaml
-from prognos.tasking.errors import FileIssue
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from prognos.tasking.errors import FileIssue
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|min|m|s)")
 _UNITS_S = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "min": 60.0, "m": 60.0, "s": 1.0}

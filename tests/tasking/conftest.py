@@ -13,11 +13,12 @@ from sqlalchemy import Engine
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from tasking_pgserver import PG_BIN, PostgresServer
+from tasking_testkit import REGISTRY_YAML
+
 from prognos.tasking.catalog import Catalog, load_catalog
 from prognos.tasking.registry import Registry, parse_registry
 from prognos.tasking.uow import make_engine
-from tasking_pgserver import PG_BIN, PostgresServer
-from tasking_testkit import REGISTRY_YAML
 
 
 @pytest.fixture(scope="session")

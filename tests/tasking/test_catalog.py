@@ -6,12 +6,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from tasking_testkit import make_flag
+
 from prognos.detection.flags import FlagKind, Severity
 from prognos.tasking.catalog import Catalog, load_catalog
 from prognos.tasking.catalog_yaml import parse_catalog
 from prognos.tasking.errors import CatalogError
 from prognos.tasking.vocabulary import Category, EntryKind, Priority, Tier
-from tasking_testkit import make_flag
 
 ASSET_TYPES = ["pump", "motor", "compressor", "spindle", "chiller", "robot_joint"]
 EQUIPMENT_MODES = [

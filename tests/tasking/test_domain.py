@@ -6,12 +6,13 @@ import itertools
 from datetime import timedelta
 
 import pytest
+from tasking_testkit import T0, make_flag
+
 from prognos.tasking.catalog import Catalog
 from prognos.tasking.domain import Actor, OrderStatus, Role, Verdict, WorkOrder
 from prognos.tasking.errors import InvalidRequestError, TransitionRefused
 from prognos.tasking.intake import new_order
 from prognos.tasking.registry import Registry
-from tasking_testkit import T0, make_flag
 
 S = OrderStatus
 ENTRY = "pdm-bearing-wear"  # requires an intermediate engineer

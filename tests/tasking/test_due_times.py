@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
+from tasking_testkit import T0
+
 from prognos.tasking.catalog import SlaTargets
 from prognos.tasking.sla import due_times
-from tasking_testkit import T0
 
 hours = st.integers(min_value=0, max_value=24 * 60)
 

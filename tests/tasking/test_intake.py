@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from tasking_testkit import T0, make_flag
+
 from prognos.detection.flags import FlagKind, FlagState, Severity
 from prognos.tasking import service
 from prognos.tasking.catalog import Catalog
@@ -14,7 +16,6 @@ from prognos.tasking.registry import Registry
 from prognos.tasking.repository import OrderFilter
 from prognos.tasking.uow import InMemoryUnitOfWork
 from prognos.tasking.vocabulary import Priority, Tier
-from tasking_testkit import T0, make_flag
 
 H = timedelta(hours=1)
 D = timedelta(days=1)

@@ -6,6 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from tasking_testkit import T0, make_flag
+
 from prognos.detection.flags import FlagKind
 from prognos.tasking import service
 from prognos.tasking.catalog import Catalog
@@ -13,7 +15,6 @@ from prognos.tasking.domain import Actor, OrderStatus, Role, Verdict
 from prognos.tasking.errors import InvalidRequestError
 from prognos.tasking.registry import Registry
 from prognos.tasking.uow import InMemoryUnitOfWork
-from tasking_testkit import T0, make_flag
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 import typer
-from prognos.tasking.errors import RegistryError
-from prognos.tasking.registry import Registry, load_registry, parse_registry
-from prognos.tasking.vocabulary import Level, Tier
 from typer.testing import CliRunner
 
 from prognos.commands import catalog as catalog_commands
+from prognos.tasking.errors import RegistryError
+from prognos.tasking.registry import Registry, load_registry, parse_registry
+from prognos.tasking.vocabulary import Level, Tier
 
 
 def test_registry_gives_customer_and_tier_and_ignores_unknown_keys(registry: Registry) -> None:

@@ -8,6 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, select
+from tasking_pgserver import free_port
+from tasking_testkit import T0, make_flag
+
 from prognos.detection.flags import Severity
 from prognos.tasking import service
 from prognos.tasking.catalog import Catalog
@@ -17,9 +21,6 @@ from prognos.tasking.registry import Registry
 from prognos.tasking.repository import DuplicateOpenOrderError, OrderFilter
 from prognos.tasking.schema import SCHEMA_VERSION, migrate, schema_version
 from prognos.tasking.uow import SqlUnitOfWork, make_engine
-from sqlalchemy import Engine, select
-from tasking_pgserver import free_port
-from tasking_testkit import T0, make_flag
 
 PLANNER = Actor("pat", Role.PLANNER)
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import Engine
+from tasking_testkit import T0, make_flag, ns
+
 from prognos.tasking import service
 from prognos.tasking.catalog import Catalog
 from prognos.tasking.domain import Actor, OrderStatus, Role, Verdict
 from prognos.tasking.errors import InvalidRequestError, TransitionRefused
 from prognos.tasking.registry import Registry
 from prognos.tasking.uow import InMemoryUnitOfWork, SqlUnitOfWork, UnitOfWork
-from sqlalchemy import Engine
-from tasking_testkit import T0, make_flag, ns
 
 H = timedelta(hours=1)
 PLANNER = Actor("pat", Role.PLANNER)
