@@ -22,10 +22,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
 from prognos.ingest.contract import encode_reading, topic_for
 from prognos.ingest.influx import InfluxConfig, V1Writer
 from prognos.ingest.ingester import IngestConfig, Ingester
-
 from prognos.localservers import InfluxServer, MosquittoServer, find_binary
 
 N = int(os.environ.get("BENCH_INGEST_N", "50000"))
@@ -47,12 +47,12 @@ def _client(client_id: str, port: int) -> mqtt.Client:
     return client
 
 
-def create_session(client_id: str, port: int) -> None:
+def create_session(client_id: str, port: int, topic_filter: str = FILTER) -> None:
     """Subscribe once and leave, so the broker queues the backlog for ``client_id``."""
     done = threading.Event()
     client = _client(client_id, port)
     client.on_subscribe = lambda *a: done.set()
-    client.subscribe(FILTER, qos=1)
+    client.subscribe(topic_filter, qos=1)
     client.loop_start()
     done.wait(10)
     client.disconnect()

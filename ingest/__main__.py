@@ -2,12 +2,13 @@
 
 Used by the crash tests (kill -9 mid-stream) and the benchmark; ``prognos serve``
 is the normal way to run ingest together with the rest of the pipeline. Stops
-cleanly on SIGTERM or SIGINT.
+cleanly on SIGTERM or SIGINT and then prints its stats as one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -58,9 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     try:
-        with Ingester(config, writer):
+        with Ingester(config, writer) as ingester:
             print("ingester running", flush=True)
             done.wait()
+        print(json.dumps(ingester.stats), flush=True)
     finally:
         writer.close()
     return 0

@@ -61,3 +61,36 @@ def reading_line(reading: Reading, measurement: str = MEASUREMENT) -> str:
 def readings_body(readings: list[Reading], measurement: str = MEASUREMENT) -> bytes:
     """A write body for many readings: one line each, newline separated."""
     return "\n".join(reading_line(r, measurement) for r in readings).encode()
+
+
+class LineBuilder:
+    """``reading_line`` for the hot path: the escaped prefix of each series and each field
+    key is computed once and remembered (bounded), so a line costs one join."""
+
+    CACHE_SIZE = 100_000
+
+    def __init__(self, measurement: str = MEASUREMENT) -> None:
+        self._measurement = escape_measurement(measurement)
+        self._prefixes: dict[tuple[str, str, str], str] = {}
+        self._keys: dict[str, str] = {}
+
+    def line(self, reading: Reading) -> str:
+        series = (reading.site, reading.asset_type, reading.device)
+        prefix = self._prefixes.get(series)
+        if prefix is None:
+            prefix = self._measurement + tag_set(*series) + " "
+            if len(self._prefixes) >= self.CACHE_SIZE:
+                self._prefixes.clear()
+            self._prefixes[series] = prefix
+        keys = self._keys
+        fields = []
+        for name, value in reading.metrics.items():
+            key = keys.get(name)
+            if key is None:
+                key = escape_key(name)
+                if len(keys) < self.CACHE_SIZE:
+                    keys[name] = key
+            fields.append(f"{key}={float(value)!r}")
+        if not fields:
+            raise LineProtocolError("a point needs at least one field")
+        return f"{prefix}{','.join(fields)} {reading.ts_ns}"

@@ -70,7 +70,7 @@ class IngestMetrics:
         )
         self.lag_seconds = Histogram(
             "prognos_ingest_lag_seconds",
-            "From MQTT receive to durable storage (InfluxDB or spool), per message",
+            "From MQTT receive to durable storage, per batch (its oldest message)",
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )

@@ -47,6 +47,9 @@ class TopicTemplate:
     ('a', 'pump', 'p1')
     """
 
+    #: Topics remembered once parsed; a fleet has far fewer, so this only bounds abuse.
+    CACHE_SIZE = 100_000
+
     def __init__(self, template: str = DEFAULT_TOPIC_TEMPLATE) -> None:
         self.template = template
         segments = template.split("/")
@@ -55,56 +58,75 @@ class TopicTemplate:
             raise ValueError(f"topic template {template!r} does not name {', '.join(missing)}")
         self._length = len(segments)
         self._index = tuple(segments.index(t) for t in _TAGS)
+        self._cache: dict[str, tuple[str, str, str]] = {}
 
     def tags(self, topic: str) -> tuple[str, str, str]:
         """``(site, asset_type, device)`` of a topic; BadMessageError if it does not fit."""
+        cached = self._cache.get(topic)
+        if cached is not None:
+            return cached
         parts = topic.split("/")
         if len(parts) != self._length:
             raise BadMessageError(
                 "unknown_topic", f"topic {topic!r} does not fit template {self.template!r}"
             )
-        values = tuple(parts[i] for i in self._index)
-        for name, value in zip(_TAGS, values, strict=True):
+        site, asset_type, device = (parts[i] for i in self._index)
+        for name, value in zip(_TAGS, (site, asset_type, device), strict=True):
             if not value or _BAD_TAG_CHARS.search(value):
                 raise BadMessageError(
                     "bad_topic", f"{name} {value!r} in topic {topic!r} is not usable"
                 )
-        return values  # type: ignore[return-value]
+        if len(self._cache) >= self.CACHE_SIZE:
+            self._cache.clear()
+        self._cache[topic] = (site, asset_type, device)
+        return site, asset_type, device
 
 
-def _metrics(raw: object, where: str) -> dict[str, float]:
-    if not isinstance(raw, dict) or not raw:
-        raise BadMessageError("missing_metrics", f"{where}metrics must be a non-empty object")
+_known_names: set[str] = set()
+
+
+def _metrics(raw: object) -> dict[str, float]:
+    if type(raw) is not dict or not raw:
+        raise BadMessageError("missing_metrics", "metrics must be a non-empty object")
     metrics: dict[str, float] = {}
     for name, value in raw.items():
-        if not METRIC_NAME.fullmatch(name):
-            raise BadMessageError("bad_metric_name", f"{where}metric name {name!r} is not allowed")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise BadMessageError(
-                "wrong_type", f"{where}metric {name!r} is {type(value).__name__}, not a number"
-            )
-        number = float(value)
-        if not math.isfinite(number):
-            raise BadMessageError("not_finite", f"{where}metric {name!r} is {value!r}")
-        metrics[name] = number
+        if name not in _known_names:
+            if not METRIC_NAME.fullmatch(name):
+                raise BadMessageError("bad_metric_name", f"metric name {name!r} is not allowed")
+            if len(_known_names) < 10_000:
+                _known_names.add(name)
+        kind = type(value)
+        if kind is int:
+            value = float(value)
+        elif kind is not float:
+            raise BadMessageError("wrong_type", f"metric {name!r} is {kind.__name__}, not a number")
+        if not math.isfinite(value):
+            raise BadMessageError("not_finite", f"metric {name!r} is {value!r}")
+        metrics[name] = value
     return metrics
 
 
-def _ts_ns(raw: object, recv_ns: int, limits: Limits, where: str) -> int:
+def _ts_ns(raw: object, recv_ns: int, limits: Limits) -> int:
     if raw is None:
         return recv_ns
     try:
         ts_ns = parse_ts_ns(raw)
     except (ContractError, OverflowError, ValueError) as exc:
-        raise BadMessageError("bad_timestamp", f"{where}{exc}") from exc
+        raise BadMessageError("bad_timestamp", str(exc)) from exc
     if ts_ns > recv_ns + limits.max_future_skew_s * 1e9:
         ahead = (ts_ns - recv_ns) / 1e9
-        raise BadMessageError("ts_in_future", f"{where}ts is {ahead:.0f} s ahead of receive time")
+        raise BadMessageError("ts_in_future", f"ts is {ahead:.0f} s ahead of receive time")
     if ts_ns < recv_ns - limits.max_past_age_s * 1e9:
-        raise BadMessageError(
-            "ts_too_old", f"{where}ts is older than {limits.max_past_age_s:.0f} s"
-        )
+        raise BadMessageError("ts_too_old", f"ts is older than {limits.max_past_age_s:.0f} s")
     return ts_ns
+
+
+def _reading(item: object, tags: tuple[str, str, str], recv_ns: int, limits: Limits) -> Reading:
+    if type(item) is not dict:
+        raise BadMessageError("wrong_type", "reading is not an object")
+    metrics = _metrics(item.get("metrics"))
+    ts_ns = _ts_ns(item.get("ts"), recv_ns, limits)
+    return Reading(tags[2], tags[1], tags[0], ts_ns, metrics)
 
 
 def parse_message(
@@ -115,31 +137,28 @@ def parse_message(
         raise BadMessageError(
             "oversized", f"payload of {len(payload)} bytes exceeds {limits.max_payload_bytes}"
         )
-    site, asset_type, device = template.tags(topic)
+    tags = template.tags(topic)
     try:
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise BadMessageError("malformed_json", f"payload is not JSON: {exc}") from exc
-    if not isinstance(document, dict):
+    if type(document) is not dict:
         raise BadMessageError(
             "wrong_type", f"payload is a JSON {type(document).__name__}, not object"
         )
-    if "readings" in document:
-        items = document["readings"]
-        if not isinstance(items, list) or not items:
-            raise BadMessageError("missing_metrics", "readings must be a non-empty list")
-        if len(items) > limits.max_readings_per_message:
-            raise BadMessageError(
-                "oversized", f"{len(items)} readings exceed {limits.max_readings_per_message}"
-            )
-    else:
-        items = [document]
+    if "readings" not in document:
+        return [_reading(document, tags, recv_ns, limits)]
+    items = document["readings"]
+    if type(items) is not list or not items:
+        raise BadMessageError("missing_metrics", "readings must be a non-empty list")
+    if len(items) > limits.max_readings_per_message:
+        raise BadMessageError(
+            "oversized", f"{len(items)} readings exceed {limits.max_readings_per_message}"
+        )
     readings = []
     for index, item in enumerate(items):
-        where = f"readings[{index}]: " if len(items) > 1 or item is not document else ""
-        if not isinstance(item, dict):
-            raise BadMessageError("wrong_type", f"{where}reading is not an object")
-        metrics = _metrics(item.get("metrics"), where)
-        ts_ns = _ts_ns(item.get("ts"), recv_ns, limits, where)
-        readings.append(Reading(device, asset_type, site, ts_ns, metrics))
+        try:
+            readings.append(_reading(item, tags, recv_ns, limits))
+        except BadMessageError as bad:
+            raise BadMessageError(bad.kind, f"readings[{index}]: {bad.reason}") from None
     return readings

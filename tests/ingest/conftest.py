@@ -23,6 +23,7 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+
 from prognos.ingest.ingester import IngestConfig, Ingester
 
 

@@ -16,6 +16,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from prognos.ingest.contract import encode_reading, topic_for
 from prognos.ingest.influx import InfluxConfig, V1Writer
 from prognos.ingest.ingester import Ingester

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from prognos.ingest.contract import encode_reading, topic_for
 from prognos.ingest.influx import InfluxConfig, V1Writer
 from prognos.ingest.ingester import Ingester

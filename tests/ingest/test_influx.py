@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+
 from prognos.ingest.contract import Reading
 from prognos.ingest.influx import (
     InfluxConfig,

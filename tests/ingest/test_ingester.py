@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+
 from prognos.ingest.contract import Reading, encode_batch, encode_reading, topic_for
 from prognos.ingest.influx import InfluxConfig, V1Writer
 from prognos.ingest.ingester import Ingester
@@ -133,3 +134,42 @@ def test_messages_queued_while_ingester_is_away_arrive_after_restart(
         assert ingester.stats["received"] == 300
     writer.close()
     assert influx_db.count_points() == 400
+
+
+def test_shared_subscription_splits_the_stream_across_two_ingesters(
+    mosquitto, influx_db, publisher, unique_id, ingest_config, started, wait_for, tmp_path
+) -> None:
+    site = unique_id
+    shared = f"$share/{unique_id}/prognos/{site}/+/+/telemetry"
+    messages = [
+        (topic_for(site, "pump", f"p{i % 8}"), encode_reading(NOW_MS - 5_000 + i, {"v": 1.0}))
+        for i in range(2000)
+    ]
+    writers = [V1Writer(InfluxConfig(url=influx_db.url, database=influx_db.name)) for _ in "ab"]
+    workers = [
+        Ingester(
+            ingest_config(
+                mosquitto,
+                client_id=f"ingest-{unique_id}-{k}",
+                topic_filter=shared,
+                spool_dir=tmp_path / f"spool-{k}",
+                dead_letter_path=tmp_path / f"dead-{k}.jsonl",
+            ),
+            writer,
+        )
+        for k, writer in enumerate(writers)
+    ]
+    for worker in workers:
+        worker.start()
+        started(worker)
+    try:
+        publisher.publish_all(messages)
+        wait_for(lambda: sum(w.stats["acked"] for w in workers) >= 2000, 60, "all acked")
+        received = [w.stats["received"] for w in workers]
+    finally:
+        for worker, writer in zip(workers, writers, strict=True):
+            worker.stop()
+            writer.close()
+    assert influx_db.count_points() == 2000
+    assert sum(received) == 2000
+    assert all(r > 0 for r in received), received

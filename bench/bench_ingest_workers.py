@@ -1,0 +1,109 @@
+"""Ingest scale-out: two ingester processes on an MQTT 5 shared subscription vs one bare subscriber.
+
+Same backlog as ``bench_ingest``: N QoS-1 messages queued by the broker. The
+reference is a bare paho subscriber draining them; then two ``python -m
+prognos.ingest`` workers sharing ``$share/bench/...`` drain the same stream
+into InfluxDB. Prints one JSON line; ``BENCH_INGEST_N`` sets N.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_ingest import FILTER, N, create_session, drain_bare, log, publish_backlog
+
+from prognos.localservers import InfluxServer, MosquittoServer, find_binary
+
+WORKERS = 2
+SHARED = f"$share/bench/{FILTER}"
+
+
+def _peak_rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _worker(k: int, port: int, influx: InfluxServer, workdir: Path) -> subprocess.Popen[str]:
+    argv = [
+        sys.executable, "-m", "prognos.ingest",
+        "--broker-port", str(port), "--client-id", f"bench-w{k}",
+        "--topic-filter", SHARED,
+        "--influx-url", influx.url, "--influx-database", influx.database, "--influx-api", "v1",
+        "--spool-dir", str(workdir / f"spool-{k}"), "--log-level", "WARNING",
+    ]  # fmt: skip
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+
+
+def drain_workers(port: int, influx: InfluxServer, n: int, workdir: Path) -> tuple[float, float]:
+    """Seconds until every message is in InfluxDB, and the workers' summed peak RSS (MiB)."""
+    procs = [_worker(k, port, influx, workdir) for k in range(WORKERS)]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            proc.stdout.readline()  # "ingester running": connected from here on
+        started = time.perf_counter()
+        deadline = started + 600
+        while influx.count_points() < n:
+            if time.perf_counter() > deadline:
+                raise RuntimeError("workers did not store the backlog in time")
+            time.sleep(0.1)
+        elapsed = time.perf_counter() - started
+        rss = sum(_peak_rss_mib(p.pid) for p in procs)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            out, _ = proc.communicate(timeout=30)
+            log(f"worker stats: {out.strip()}")
+    return elapsed, rss
+
+
+def main() -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-workers-"))
+    (workdir / "mosquitto").mkdir()
+    (workdir / "influxd").mkdir()
+    broker = MosquittoServer(find_binary("mosquitto") or "mosquitto", workdir / "mosquitto")
+    influx = InfluxServer(find_binary("influxd") or "influxd", workdir / "influxd", "bench")
+    broker.start()
+    influx.start()
+    try:
+        create_session("bench-bare", broker.port)
+        for k in range(WORKERS):
+            create_session(f"bench-w{k}", broker.port, SHARED)
+        log(f"publishing a backlog of {N} messages")
+        publish_backlog(broker.port, N)
+        bare_s = drain_bare(broker.port, N)
+        log(f"bare: {N / bare_s:.0f} msg/s; draining with {WORKERS} ingester processes")
+        workers_s, workers_rss = drain_workers(broker.port, influx, N, workdir)
+        stored = influx.count_points()
+        if stored != N:
+            raise RuntimeError(f"InfluxDB holds {stored} points, expected {N}")
+    finally:
+        broker.stop()
+        influx.close()
+    reference, prognos = N / bare_s, N / workers_s
+    own_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({
+        "bench": "ingest_workers",
+        "workers": WORKERS,
+        "messages": N,
+        "reference_msgs_per_s": round(reference),
+        "prognos_msgs_per_s": round(prognos),
+        "ratio": round(prognos / reference, 3),
+        "points_per_s": round(stored / workers_s),
+        "peak_rss_mib": round(max(own_rss, workers_rss), 1),
+    }))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
