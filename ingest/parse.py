@@ -1,8 +1,10 @@
 """From an MQTT message to validated Readings, or a clear reason why not.
 
 The topic is read by a Telegraf-style template (each segment names the tag it
-carries, ``_`` skips one); the payload is the JSON of the wire contract. Every
-refusal is a ``BadMessageError`` with a short ``kind`` (for counting) and a reason.
+carries, ``_`` skips one); the payload is the JSON of the wire contract, or
+InfluxDB line protocol (fields become metrics; the topic names the device, so a
+line's measurement and tags are not used). Every refusal is a
+``BadMessageError`` with a short ``kind`` (for counting) and a reason.
 """
 
 from __future__ import annotations
@@ -113,6 +115,10 @@ def _ts_ns(raw: object, recv_ns: int, limits: Limits) -> int:
         ts_ns = parse_ts_ns(raw)
     except (ContractError, OverflowError, ValueError) as exc:
         raise BadMessageError("bad_timestamp", str(exc)) from exc
+    return _within_bounds(ts_ns, recv_ns, limits)
+
+
+def _within_bounds(ts_ns: int, recv_ns: int, limits: Limits) -> int:
     if ts_ns > recv_ns + limits.max_future_skew_s * 1e9:
         ahead = (ts_ns - recv_ns) / 1e9
         raise BadMessageError("ts_in_future", f"ts is {ahead:.0f} s ahead of receive time")
@@ -138,6 +144,8 @@ def parse_message(
             "oversized", f"payload of {len(payload)} bytes exceeds {limits.max_payload_bytes}"
         )
     tags = template.tags(topic)
+    if _LINE_PROTOCOL_START.match(payload):
+        return parse_line_protocol(payload, tags, recv_ns, limits)
     try:
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
@@ -161,4 +169,94 @@ def parse_message(
             readings.append(_reading(item, tags, recv_ns, limits))
         except BadMessageError as bad:
             raise BadMessageError(bad.kind, f"readings[{index}]: {bad.reason}") from None
+    return readings
+
+
+#: A payload that opens like ``measurement[,tags] field=`` is line protocol, not JSON.
+_LINE_PROTOCOL_START = re.compile(
+    rb"(?:\s*#[^\n]*\n)*\s*[A-Za-z_](?:[^\s{}\[\]\"\\]|\\.)*[ \t]+[^\s=]+="
+)
+_BOOLEANS = frozenset(("t", "T", "true", "True", "TRUE", "f", "F", "false", "False", "FALSE"))
+
+
+def _scan(text: str, start: int, stop: str, quotes: bool = False) -> int:
+    """Index of the first ``stop`` at or after ``start`` that is neither escaped nor quoted."""
+    quoted = False
+    i = start
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if quotes and c == '"':
+            quoted = not quoted
+        elif c == stop and not quoted:
+            return i
+        i += 1
+    return len(text)
+
+
+def _unescape(key: str) -> str:
+    return key.replace("\\,", ",").replace("\\=", "=").replace("\\ ", " ")
+
+
+def _lp_value(name: str, raw: str) -> float:
+    if raw.startswith('"') or raw in _BOOLEANS:
+        raise BadMessageError("wrong_type", f"field {name!r} is not a number: {raw[:40]}")
+    try:
+        value = float(int(raw[:-1])) if raw[-1:] in ("i", "u") else float(raw)
+    except (ValueError, OverflowError) as exc:
+        raise BadMessageError("malformed_line_protocol", f"field {name!r}: {raw[:40]!r}") from exc
+    if not math.isfinite(value):
+        raise BadMessageError("not_finite", f"field {name!r} is {raw[:40]}")
+    return value
+
+
+def _lp_reading(line: str, tags: tuple[str, str, str], recv_ns: int, limits: Limits) -> Reading:
+    key_end = _scan(line, 0, " ")
+    fields_end = _scan(line, key_end + 1, " ", quotes=True)
+    fields_text = line[key_end + 1 : fields_end]
+    if not fields_text:
+        raise BadMessageError("missing_metrics", "line has no fields")
+    metrics: dict[str, float] = {}
+    start = 0
+    while start < len(fields_text):
+        end = _scan(fields_text, start, ",", quotes=True)
+        pair = fields_text[start:end]
+        eq = _scan(pair, 0, "=")
+        name = _unescape(pair[:eq])
+        if eq == len(pair) or not METRIC_NAME.fullmatch(name):
+            raise BadMessageError("bad_metric_name", f"field {pair[:60]!r} is not name=value")
+        metrics[name] = _lp_value(name, pair[eq + 1 :])
+        start = end + 1
+    ts_text = line[fields_end + 1 :].strip()
+    if not ts_text:
+        return Reading(tags[2], tags[1], tags[0], recv_ns, metrics)
+    try:
+        ts_ns = int(ts_text)
+    except ValueError as exc:
+        raise BadMessageError("bad_timestamp", f"timestamp {ts_text[:40]!r}") from exc
+    return Reading(tags[2], tags[1], tags[0], _within_bounds(ts_ns, recv_ns, limits), metrics)
+
+
+def parse_line_protocol(
+    payload: bytes | bytearray, tags: tuple[str, str, str], recv_ns: int, limits: Limits
+) -> list[Reading]:
+    """Readings from InfluxDB line protocol (ns timestamps), one per non-comment line."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadMessageError("malformed_line_protocol", f"payload is not UTF-8: {exc}") from exc
+    lines = [ln.strip() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    if len(lines) > limits.max_readings_per_message:
+        raise BadMessageError(
+            "oversized", f"{len(lines)} lines exceed {limits.max_readings_per_message}"
+        )
+    readings = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            readings.append(_lp_reading(line, tags, recv_ns, limits))
+        except BadMessageError as bad:
+            raise BadMessageError(bad.kind, f"line {number}: {bad.reason}") from None
     return readings

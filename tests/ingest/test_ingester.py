@@ -34,6 +34,13 @@ def test_every_good_message_stored_every_bad_one_dead_lettered(
         )
         for i in range(500)
     ]
+    line_protocol = [
+        (
+            topic_for(site, "fan", "f2"),
+            f"fan rpm=900i {(NOW_MS - 1000) * 10**6}\n"
+            f"fan rpm=910,temp_c=30 {NOW_MS * 10**6}".encode(),
+        )
+    ]
     batch = [
         (
             topic_for(site, "fan", "f1"),
@@ -55,18 +62,19 @@ def test_every_good_message_stored_every_bad_one_dead_lettered(
     config = ingest_config(mosquitto, topic_filter=f"prognos/{site}/#")
     with Ingester(config, writer, on_stored=on_stored) as ingester:
         started(ingester)
-        messages = good[:250] + bad + batch + good[250:]
+        messages = good[:250] + bad + batch + line_protocol + good[250:]
         publisher.publish_all(messages)
         wait_for(lambda: ingester.stats["acked"] == len(messages), 30, "every message acked")
         stats = ingester.stats
     writer.close()
 
-    assert influx_db.count_points() == 510
-    assert influx_db.count_points(where=f"site = '{site}' AND asset_type = 'fan'") == 10
+    assert influx_db.count_points() == 512
+    assert influx_db.count_points(where=f"site = '{site}' AND device = 'f1'") == 10
+    assert influx_db.count_points(where=f"site = '{site}' AND device = 'f2'") == 2
     assert stats["received"] == len(messages)
-    assert stats["written"] == 510
+    assert stats["written"] == 512
     assert stats["dead_lettered"] == len(bad)
-    assert len(stored) == 510
+    assert len(stored) == 512
     letters = read_dead_letters()
     kinds = sorted(letter["kind"] for letter in letters)
     assert kinds == sorted(
