@@ -222,11 +222,58 @@ def detect_api(config: InfluxConfig) -> Literal["v1", "v2"]:
         return "v2" if version else "v1"
 
 
-def make_writer(config: InfluxConfig) -> V1Writer | V2Writer:
-    """A writer for ``config.api``; ``auto`` asks the server which it speaks."""
-    api = detect_api(config) if config.api == "auto" else config.api
-    log.info("influx writer api=%s url=%s", api, config.url)
+class AutoWriter:
+    """Asks the server which write API it speaks on first use, so a service can start
+    while InfluxDB is still down (its writes fail as InfluxUnavailable until then)."""
+
+    def __init__(self, config: InfluxConfig) -> None:
+        self.config = config
+        self._inner: V1Writer | V2Writer | None = None
+        self._probe = _http_client(config)
+
+    def _writer(self) -> V1Writer | V2Writer:
+        if self._inner is None:
+            api = detect_api(self.config)
+            log.info("influx writer api=%s url=%s", api, self.config.url)
+            self._inner = _writer_for(api, self.config)
+        return self._inner
+
+    def write(self, body: bytes) -> None:
+        self._writer().write(body)
+
+    def ping(self) -> bool:
+        return _ping(self._probe)
+
+    def close(self) -> None:
+        if self._inner is not None:
+            self._inner.close()
+        self._probe.close()
+
+    def __enter__(self) -> AutoWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _writer_for(api: str, config: InfluxConfig) -> V1Writer | V2Writer:
     return V2Writer(config) if api == "v2" else V1Writer(config)
+
+
+def make_writer(config: InfluxConfig) -> V1Writer | V2Writer | AutoWriter:
+    """A writer for ``config.api``; ``auto`` asks the server which it speaks (now if it
+    answers, else on the first write)."""
+    if config.api != "auto":
+        return _writer_for(config.api, config)
+    writer = AutoWriter(config)
+    try:
+        return writer._writer()
+    except InfluxUnavailable as exc:
+        log.warning("influx not reachable yet (%s); choosing the write API on first write", exc)
+        return writer
+    finally:
+        if writer._inner is not None:
+            writer._probe.close()
 
 
 def quote_string(value: str) -> str:

@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +27,7 @@ from .influx import InfluxRejected, InfluxUnavailable, InfluxWriter
 from .lineprotocol import LineBuilder, LineProtocolError
 from .metrics import IngestMetrics
 from .mqtt import AckHandle, MqttSession, SessionOptions
+from .normalise import Normaliser
 from .parse import BadMessageError, Limits, TopicTemplate, parse_message
 from .spool import Spool
 
@@ -68,6 +69,9 @@ class IngestConfig:
     retry_max_s: float = 10.0
     #: How many recent (device, ts) pairs are remembered to pass each reading to detection once.
     dedupe_window: int = 200_000
+    #: Per asset type (``"*"`` for all): metric renames and unit conversions, as accepted by
+    #: ``Normaliser.from_config`` (e.g. ``{"pump": {"temp_f": {"name": "temp_c", ...}}}``).
+    metric_map: Mapping[str, Mapping[str, Any]] | None = None
 
     @property
     def topic_filters(self) -> list[str]:
@@ -109,6 +113,7 @@ class Ingester:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._queue_max = max(2 * config.batch_max_lines, 1000)
         self._lines = LineBuilder()
+        self._normaliser = Normaliser.from_config(config.metric_map) if config.metric_map else None
         self._abandon = threading.Event()
         self._session = MqttSession(
             SessionOptions(
@@ -265,6 +270,8 @@ class Ingester:
         try:
             topic = message.topic
             readings = parse_message(topic, message.payload, recv_ns, self._template, self._limits)
+            if self._normaliser is not None:
+                readings = [self._normaliser.apply(r) for r in readings]
             lines = [self._lines.line(r) for r in readings]
         except BadMessageError as bad:
             self._dead_letter(message, recv_ns, bad.kind, bad.reason)
@@ -274,6 +281,9 @@ class Ingester:
             return
         except UnicodeDecodeError:
             self._dead_letter(message, recv_ns, "bad_topic", "topic is not valid UTF-8")
+            return
+        except ValueError as exc:  # a unit conversion that overflowed
+            self._dead_letter(message, recv_ns, "not_finite", str(exc))
             return
         start = len(batch.lines)
         batch.lines.extend(lines)

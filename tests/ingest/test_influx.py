@@ -8,6 +8,7 @@ import pytest
 
 from prognos.ingest.contract import Reading
 from prognos.ingest.influx import (
+    AutoWriter,
     InfluxConfig,
     InfluxReader,
     InfluxRejected,
@@ -165,3 +166,20 @@ def test_window_downsamples_to_at_most_max_points(influx_db) -> None:
     values = [v for _, v in temps]
     assert values == sorted(values)
     assert 20.0 <= values[0] < values[-1] <= 2019.0
+
+
+def test_auto_writer_waits_for_a_server_that_is_down_at_start(influxdb_factory) -> None:
+    server = influxdb_factory()
+    server.stop()
+    writer = make_writer(InfluxConfig(url=server.url, database=server.database, timeout_s=2))
+    try:
+        assert isinstance(writer, AutoWriter)
+        with pytest.raises(InfluxUnavailable):
+            writer.write(b"telemetry,device=d v=1 1")
+        assert not writer.ping()
+        server.start()
+        writer.write(b"telemetry,device=d v=1 1")
+        assert writer.ping()
+    finally:
+        writer.close()
+    assert server.count_points() == 1
