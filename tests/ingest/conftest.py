@@ -123,10 +123,19 @@ def wait_for() -> Callable[..., None]:
 class Publisher:
     """A QoS-1 publisher (persistent session, so it resends across broker restarts)."""
 
-    def __init__(self, host: str, port: int, client_id: str) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        client_id: str,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False
         )
+        if username is not None:
+            self.client.username_pw_set(username, password)
         self.client.max_inflight_messages_set(1000)
         self.client.reconnect_delay_set(0.1, 1)  # type: ignore[arg-type]
         self.client.connect(host, port)
@@ -151,6 +160,12 @@ class Publisher:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+@pytest.fixture
+def publisher_class() -> type[Publisher]:
+    """The Publisher class, for tests that need one with credentials."""
+    return Publisher
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import threading
 import time
 
@@ -181,3 +183,36 @@ def test_shared_subscription_splits_the_stream_across_two_ingesters(
     assert influx_db.count_points() == 2000
     assert sum(received) == 2000
     assert all(r > 0 for r in received), received
+
+
+def test_broker_credentials_are_used_and_refusal_is_survived(
+    mosquitto_factory, influx_db, publisher_class, ingest_config, wait_for, unique_id, tmp_path
+) -> None:
+    passwd = shutil.which("mosquitto_passwd") or shutil.which(
+        "mosquitto_passwd", path="/usr/sbin:/usr/bin"
+    )
+    if passwd is None:
+        pytest.skip("mosquitto_passwd is not installed")
+    password_file = tmp_path / "passwords"
+    for user, secret in (("ingest", "s3cret"), ("device", "d3vice")):
+        flags = ["-b"] if password_file.exists() else ["-b", "-c"]
+        subprocess.run([passwd, *flags, str(password_file), user, secret], check=True)
+    broker = mosquitto_factory(f"allow_anonymous false\npassword_file {password_file}\n")
+    writer = V1Writer(InfluxConfig(url=influx_db.url, database=influx_db.name))
+    refused = Ingester(ingest_config(broker, username="ingest", password="wrong"), writer)
+    with refused:
+        time.sleep(1.5)
+        assert not refused.health()["broker_connected"]
+        assert refused.health()["writer_alive"]
+    publisher = publisher_class(broker.host, broker.port, f"pub-{unique_id}", "device", "d3vice")
+    try:
+        with Ingester(ingest_config(broker, username="ingest", password="s3cret"), writer) as ok:
+            wait_for(lambda: ok.health()["broker_connected"], 10, "authenticated connection")
+            time.sleep(0.2)
+            topic = topic_for(unique_id, "pump", "p1")
+            publisher.publish_all([(topic, encode_reading(NOW_MS, {"v": 1.0}))])
+            wait_for(lambda: ok.stats["acked"] == 1, 20, "the message")
+    finally:
+        publisher.close()
+        writer.close()
+    assert influx_db.count_points() == 1
