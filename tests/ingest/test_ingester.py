@@ -6,8 +6,11 @@ import shutil
 import subprocess
 import threading
 import time
+from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from prognos.ingest.contract import Reading, encode_batch, encode_reading, topic_for
 from prognos.ingest.influx import InfluxConfig, V1Writer
@@ -214,5 +217,49 @@ def test_broker_credentials_are_used_and_refusal_is_survived(
             wait_for(lambda: ok.stats["acked"] == 1, 20, "the message")
     finally:
         publisher.close()
+        writer.close()
+    assert influx_db.count_points() == 1
+
+
+def _make_tls_files(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 (openssl CLI)."""
+    ca_key, ca_crt = directory / "ca.key", directory / "ca.crt"
+    key, csr, crt = directory / "server.key", directory / "server.csr", directory / "server.crt"
+    ext = directory / "san.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1\n")
+    for argv in (
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", ca_key, "-out", ca_crt, "-subj", "/CN=prognos-test-ca"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+         "-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", crt, "-days", "2", "-extfile", ext],
+    ):  # fmt: skip
+        subprocess.run(["openssl", *map(str, argv)], check=True, capture_output=True)
+    return ca_crt, crt, key
+
+
+def test_tls_connection_to_the_broker(
+    mosquitto_factory, influx_db, ingest_config, wait_for, unique_id, tmp_path
+) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    ca, crt, key = _make_tls_files(tmp_path)
+    broker = mosquitto_factory(f"cafile {ca}\ncertfile {crt}\nkeyfile {key}\n")
+    writer = V1Writer(InfluxConfig(url=influx_db.url, database=influx_db.name))
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{unique_id}")
+    publisher.tls_set(ca_certs=str(ca))
+    publisher.connect(broker.host, broker.port)
+    publisher.loop_start()
+    try:
+        with Ingester(ingest_config(broker, tls=True, tls_ca=ca), writer) as ingester:
+            wait_for(lambda: ingester.health()["broker_connected"], 10, "TLS connection")
+            time.sleep(0.2)
+            topic = topic_for(unique_id, "pump", "p1")
+            publisher.publish(topic, encode_reading(NOW_MS, {"v": 1.0}), qos=1).wait_for_publish(5)
+            wait_for(lambda: ingester.stats["acked"] == 1, 20, "the message over TLS")
+    finally:
+        publisher.disconnect()
+        publisher.loop_stop()
         writer.close()
     assert influx_db.count_points() == 1
