@@ -12,7 +12,7 @@ venv=".venv"
 # binary -> Debian package
 declare -A packages=([mosquitto]=mosquitto [influxd]=influxdb)
 if [ "$purpose" = "test" ]; then
-    packages+=([docker-compose]=docker-compose [pg_ctlcluster]=postgresql [chromium]=chromium [chromedriver]=chromium-driver)
+    packages+=([docker-compose]=docker-compose [pg_ctlcluster]=postgresql [chromium]=chromium)
 fi
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }

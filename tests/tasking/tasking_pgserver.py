@@ -11,19 +11,24 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+from prognos.localservers import free_port
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _newest_pg_bin() -> Path:
+    """The bin folder of the newest PostgreSQL the OS packages installed."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    )
+    return found[-1] if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _newest_pg_bin()
 
 
 class PostgresServer:

@@ -1,0 +1,1 @@
+"""One router per resource: work orders, catalog, fleet, KPIs, events, system."""
