@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,6 +27,8 @@ DEFAULT_CONFIG_FILE = Path("prognos.toml")
 
 class MqttSettings(BaseModel):
     """Broker connection of the ingester (and the default target of the simulators)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     host: str = "127.0.0.1"
     port: int = Field(1883, ge=1, le=65535)
@@ -46,6 +48,8 @@ class MqttSettings(BaseModel):
 class InfluxSettings(BaseModel):
     """Time-series store. ``api=auto`` picks v2 writes where the server has them."""
 
+    model_config = ConfigDict(extra="forbid")
+
     url: str = "http://127.0.0.1:8086"
     api: Literal["auto", "v1", "v2"] = "auto"
     #: v1 database (also the v2 bucket when ``bucket`` is unset).
@@ -60,6 +64,8 @@ class InfluxSettings(BaseModel):
 class IngestSettings(BaseModel):
     """Batching, spooling and validation limits of the ingester."""
 
+    model_config = ConfigDict(extra="forbid")
+
     batch_max_lines: int = Field(5000, ge=1)
     batch_max_delay_s: float = Field(0.2, gt=0)
     spool_max_bytes: int = Field(512 * 1024 * 1024, ge=1024)
@@ -72,12 +78,14 @@ class IngestSettings(BaseModel):
 class ApiSettings(BaseModel):
     """HTTP API and web page."""
 
+    model_config = ConfigDict(extra="forbid")
+
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     #: Users as ``name:role:key,...``; keys are hashed on load and never logged.
     users: SecretStr | None = None
-    webhooks: list[str] = Field(default_factory=list)
-    webhook_secret: SecretStr | None = None
+    #: Webhooks as ``https://host/path|secret,...``; each body is HMAC-SHA256 signed.
+    webhooks: SecretStr | None = None
 
 
 class Settings(BaseSettings):
@@ -97,6 +105,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     #: Seconds between checkpoints of detector state.
     checkpoint_interval_s: float = Field(60.0, gt=0)
+    #: Seconds between passes of the SLA monitor (at-risk, breached, escalation).
+    sla_check_interval_s: float = Field(60.0, gt=0)
     log_level: str = "INFO"
 
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
@@ -129,7 +139,7 @@ class Settings(BaseSettings):
 
 
 def load_settings(config_file: Path | None = None) -> Settings:
-    """Settings from the environment and the TOML file (``config_file`` wins over PROGNOS_CONFIG)."""
+    """Settings from the environment and a TOML file (``config_file`` beats PROGNOS_CONFIG)."""
     if config_file is not None:
         if not config_file.is_file():
             raise FileNotFoundError(f"settings file {config_file} does not exist")
