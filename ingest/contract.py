@@ -29,6 +29,9 @@ TELEMETRY_FILTER = f"{TOPIC_PREFIX}/+/+/+/{TOPIC_SUFFIX}"
 MAX_PAYLOAD_BYTES = 256 * 1024
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class ContractError(ValueError):
     """A topic or payload does not follow the wire contract; the message says why."""
 
@@ -60,8 +63,10 @@ def topic_for(site: str, asset_type: str, device: str) -> str:
 
 
 def _check_segment(name: str, value: str) -> None:
-    if not value or any(c in value for c in "/+#\x00 ,=\"\\"):
-        raise ContractError(f"{name} {value!r} is empty or holds a character not allowed in a topic")
+    if not value or any(c in value for c in '/+#\x00 ,="\\'):
+        raise ContractError(
+            f"{name} {value!r} is empty or holds a character not allowed in a topic"
+        )
 
 
 def encode_reading(ts_ms: int, metrics: dict[str, float]) -> bytes:
@@ -86,13 +91,14 @@ def parse_ts_ns(value: Any) -> int:
         if not math.isfinite(value) or value < 0:
             raise ContractError(f"ts {value!r} is not a finite, non-negative number")
         magnitude = abs(value)
-        if magnitude < 1e11:
-            return int(round(value * 1e9))
-        if magnitude < 1e14:
-            return int(round(value * 1e6))
-        if magnitude < 1e17:
-            return int(round(value * 1e3))
-        return int(value)
+        if magnitude >= 1e17:
+            return int(value)
+        scale = 10**9 if magnitude < 1e11 else 10**6 if magnitude < 1e14 else 10**3
+        if isinstance(value, int):
+            return value * scale  # exact; a float would round ms epochs to ~256 ns
+        # Whole and fractional parts apart: a float epoch in ns exceeds 2**53.
+        whole = int(value)
+        return whole * scale + round((value - whole) * scale)
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -100,5 +106,6 @@ def parse_ts_ns(value: Any) -> int:
             raise ContractError(f"ts {value!r} is not an ISO-8601 timestamp") from exc
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return int(parsed.timestamp() * 1e9)
+        since = parsed - _EPOCH
+        return (since.days * 86_400 + since.seconds) * 10**9 + since.microseconds * 1_000
     raise ContractError(f"ts must be a number or an ISO-8601 string, got {type(value).__name__}")
