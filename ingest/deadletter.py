@@ -78,9 +78,9 @@ class DeadLetterSink:
     def sync(self) -> None:
         """Make every record put so far durable (before the messages are acknowledged)."""
         if self._file is not None and self._dirty:
+            self._dirty = False  # before flushing: a put from another thread marks it again
             self._file.flush()
             os.fsync(self._file.fileno())
-            self._dirty = False
 
     def close(self) -> None:
         if self._file is not None:

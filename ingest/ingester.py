@@ -34,6 +34,10 @@ from .spool import Spool
 log = logging.getLogger(__name__)
 
 _STOP = object()
+#: How often the writer looks whether the open batch is due (idle or old enough).
+_POLL_S = 0.002
+#: Full batches waiting for the writer before the MQTT thread waits too.
+_MAX_READY_BATCHES = 2
 
 
 @dataclass(frozen=True)
@@ -85,9 +89,18 @@ class _Batch:
     lines: list[str] = field(default_factory=list)
     readings: list[Reading] = field(default_factory=list)
     #: Per accepted message: its line range, the message (for dead-lettering) and receive time.
-    spans: list[tuple[int, int, mqtt.MQTTMessage, int]] = field(default_factory=list)
+    #: Plain str/bytes/int tuples, not the paho message objects: a batch of those
+    #: kept alive made the garbage collector cost more than the parsing.
+    spans: list[tuple[int, int, str, bytes, int]] = field(default_factory=list)
     acks: list[AckHandle] = field(default_factory=list)
     started: float = 0.0
+
+
+def _topic_of(message: mqtt.MQTTMessage) -> str:
+    try:
+        return message.topic
+    except UnicodeDecodeError:  # not allowed by MQTT; kept visible for the dead letter
+        return repr(message._topic)
 
 
 class Ingester:
@@ -109,9 +122,10 @@ class Ingester:
             max_future_skew_s=config.max_future_skew_s,
             max_past_age_s=config.max_past_age_s,
         )
-        # SimpleQueue is several times cheaper per message than Queue; _put bounds it.
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._queue_max = max(2 * config.batch_max_lines, 1000)
+        self._ready: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._open = _Batch()
+        self._open_lock = threading.Lock()
+        self._last_message = 0.0
         self._lines = LineBuilder()
         self._normaliser = Normaliser.from_config(config.metric_map) if config.metric_map else None
         self._abandon = threading.Event()
@@ -175,7 +189,7 @@ class Ingester:
         """Store and acknowledge what was received, then leave the broker (session kept)."""
         if self._thread is None:
             return
-        self._put(_STOP)
+        self._ready.put(_STOP)
         self._thread.join(timeout_s)
         if self._thread.is_alive():
             log.warning(
@@ -200,7 +214,7 @@ class Ingester:
     @property
     def stats(self) -> dict[str, int | float]:
         stats: dict[str, int | float] = dict(self._counts)
-        stats["queue_depth"] = self._queue.qsize()
+        stats["queue_depth"] = self._queue_depth()
         stats["spool_batches"] = len(self._spool) if self._spool else 0
         stats["spool_bytes"] = self._spool.bytes if self._spool else 0
         return stats
@@ -215,87 +229,113 @@ class Ingester:
             "writer_alive": self._thread is not None and self._thread.is_alive(),
             "spool_batches": len(self._spool) if self._spool else 0,
             "spool_bytes": self._spool.bytes if self._spool else 0,
-            "queue_depth": self._queue.qsize(),
+            "queue_depth": self._queue_depth(),
         }
 
+    def _queue_depth(self) -> int:
+        """Messages received and not yet handed to InfluxDB (open batch + full ones waiting)."""
+        return len(self._open.acks) + self._ready.qsize() * self.config.batch_max_lines
+
     # ----- MQTT thread -----
+    # Parsing happens here, in paho's network thread, so no message crosses threads:
+    # handing each one to another thread made the two fight for the GIL and cost
+    # more CPU than the parsing itself. Only whole batches go to the writer.
     def _on_message(self, message: mqtt.MQTTMessage, handle: AckHandle) -> None:
         self._counts["received"] += 1
-        self._put((message, handle, time.time_ns()))
+        recv_ns = time.time_ns()
+        with self._open_lock:
+            batch = self._open
+            now = time.monotonic()
+            if not batch.acks:
+                batch.started = now
+            self._last_message = now
+            try:
+                self._accept(message, handle, recv_ns, batch)
+            except Exception as exc:  # never let one message kill the network thread
+                log.exception("unexpected failure handling a message")
+                self._dead_letter(
+                    _topic_of(message), bytes(message.payload), recv_ns, "internal_error", repr(exc)
+                )
+            if len(batch.lines) < self.config.batch_max_lines:
+                return
+            self._open = _Batch()
+        self._hand_over(batch)
 
-    def _put(self, item: Any) -> None:
+    def _hand_over(self, batch: _Batch) -> None:
         # Waiting here is the backpressure: the broker keeps what we do not take.
-        while self._queue.qsize() >= self._queue_max and item is not _STOP:
+        while self._ready.qsize() >= _MAX_READY_BATCHES:
             if self._abandon.wait(0.01):
                 return
-        self._queue.put(item)
+        self._ready.put(batch)
+
+    def _take_open_batch(self, force: bool) -> _Batch | None:
+        """The open batch if it is due (idle or old enough), or if ``force``; else None."""
+        cfg = self.config
+        with self._open_lock:
+            batch = self._open
+            if not batch.acks:
+                return None
+            now = time.monotonic()
+            due = (
+                force
+                or now - self._last_message >= cfg.batch_idle_s
+                or now - batch.started >= cfg.batch_max_delay_s
+            )
+            if not due:
+                return None
+            self._open = _Batch()
+            return batch
 
     # ----- writer thread -----
     def _run(self) -> None:
-        batch = _Batch()
-        cfg = self.config
         while True:
-            if batch.acks:
-                wait = min(
-                    cfg.batch_idle_s,
-                    max(0.0, batch.started + cfg.batch_max_delay_s - time.monotonic()),
-                )
-            else:
-                wait = 0.5
             try:
-                item = self._queue.get(timeout=wait)
+                item = self._ready.get(timeout=_POLL_S)
             except queue.Empty:
-                item = None
+                item = self._take_open_batch(force=False)
+                if item is None:
+                    if self._spool is not None and len(self._spool):
+                        self._replay()
+                    continue
             if item is _STOP:
-                self._flush(batch)
+                last = self._take_open_batch(force=True)
+                if last is not None:
+                    self._flush(last)
                 return
-            if item is not None:
-                if not batch.acks:
-                    batch.started = time.monotonic()
-                self._accept(item, batch)
-            if batch.acks and (
-                item is None
-                or len(batch.lines) >= cfg.batch_max_lines
-                or time.monotonic() - batch.started >= cfg.batch_max_delay_s
-            ):
-                if not self._flush(batch):
-                    return
-                batch = _Batch()
-            elif item is None and self._spool is not None and len(self._spool):
-                self._replay()
+            if not self._flush(item):
+                return
 
-    def _accept(self, item: tuple[mqtt.MQTTMessage, AckHandle, int], batch: _Batch) -> None:
-        message, handle, recv_ns = item
+    def _accept(
+        self, message: mqtt.MQTTMessage, handle: AckHandle, recv_ns: int, batch: _Batch
+    ) -> None:
         batch.acks.append(handle)
+        payload = bytes(message.payload)
+        topic = _topic_of(message)
         try:
-            topic = message.topic
-            readings = parse_message(topic, message.payload, recv_ns, self._template, self._limits)
+            readings = parse_message(topic, payload, recv_ns, self._template, self._limits)
             if self._normaliser is not None:
                 readings = [self._normaliser.apply(r) for r in readings]
             lines = [self._lines.line(r) for r in readings]
         except BadMessageError as bad:
-            self._dead_letter(message, recv_ns, bad.kind, bad.reason)
+            self._dead_letter(topic, payload, recv_ns, bad.kind, bad.reason)
             return
         except LineProtocolError as exc:
-            self._dead_letter(message, recv_ns, "not_writable", str(exc))
-            return
-        except UnicodeDecodeError:
-            self._dead_letter(message, recv_ns, "bad_topic", "topic is not valid UTF-8")
+            self._dead_letter(topic, payload, recv_ns, "not_writable", str(exc))
             return
         except ValueError as exc:  # a unit conversion that overflowed
-            self._dead_letter(message, recv_ns, "not_finite", str(exc))
+            self._dead_letter(topic, payload, recv_ns, "not_finite", str(exc))
             return
         start = len(batch.lines)
         batch.lines.extend(lines)
-        batch.readings.extend(readings)
-        batch.spans.append((start, len(batch.lines), message, recv_ns))
+        if self.on_stored is not None:
+            batch.readings.extend(readings)
+        batch.spans.append((start, len(batch.lines), topic, payload, recv_ns))
 
-    def _dead_letter(self, message: mqtt.MQTTMessage, recv_ns: int, kind: str, reason: str) -> None:
-        try:
-            topic = message.topic
-        except UnicodeDecodeError:
-            topic = repr(message._topic)
-        self._dead.put(topic, message.payload, kind, reason, recv_ns)
+    def _dead_letter(
+        self, topic: str, payload: bytes, recv_ns: int, kind: str, reason: str
+    ) -> None:
+        """Record a refused message (caller holds ``_open_lock``)."""
+        self._dead.put(topic, payload, kind, reason, recv_ns)
         self._counts["dead_lettered"] += 1
         self.metrics.dead_lettered.labels(kind).inc()
 
@@ -309,9 +349,9 @@ class Ingester:
             stored = result
         self._dead.sync()
         self.metrics.received.inc(len(batch.acks))
-        self.metrics.queue_depth.set(self._queue.qsize())
+        self.metrics.queue_depth.set(self._queue_depth())
         if batch.spans:  # messages arrive in order: the first waited longest
-            self.metrics.lag_seconds.observe((time.time_ns() - batch.spans[0][3]) / 1e9)
+            self.metrics.lag_seconds.observe((time.time_ns() - batch.spans[0][4]) / 1e9)
         if stored and self.on_stored is not None:
             fresh = self._first_seen(stored)
             if fresh:
@@ -354,7 +394,7 @@ class Ingester:
     def _store_rejected(self, batch: _Batch, first: InfluxRejected) -> list[Reading] | None:
         """Find the messages InfluxDB refuses, dead-letter them, store the rest."""
         log.warning("influx rejected a batch of %d lines: %s", len(batch.lines), first)
-        units = ["\n".join(batch.lines[s:e]).encode() for s, e, _, _ in batch.spans]
+        units = ["\n".join(batch.lines[s:e]).encode() for s, e, _, _, _ in batch.spans]
         while True:
             try:
                 bad = self._bisect_rejected(units)
@@ -364,17 +404,13 @@ class Ingester:
                 if self._abandon.wait(self._next_delay()):
                     return None
         refused = {index for index, _ in bad}
-        for index, reason in bad:
-            _, _, message, recv_ns = batch.spans[index]
-            self._dead_letter(message, recv_ns, "rejected_by_influx", reason)
-        stored = [
-            r
-            for i, (s, e, _, _) in enumerate(batch.spans)
-            if i not in refused
-            for r in batch.readings[s:e]
-        ]
-        self._write_ok(len(stored), "written")
-        return stored
+        with self._open_lock:  # the MQTT thread dead-letters too
+            for index, reason in bad:
+                _, _, topic, payload, recv_ns = batch.spans[index]
+                self._dead_letter(topic, payload, recv_ns, "rejected_by_influx", reason)
+        kept = [(s, e) for i, (s, e, _, _, _) in enumerate(batch.spans) if i not in refused]
+        self._write_ok(sum(e - s for s, e in kept), "written")
+        return [r for s, e in kept for r in batch.readings[s:e]]
 
     def _bisect_rejected(self, units: list[bytes]) -> list[tuple[int, str]]:
         """Write units in halves; the (index, server message) of each unit refused on its own."""
@@ -418,10 +454,12 @@ class Ingester:
                     self._write_failed(exc)
                     self._replay_not_before = time.monotonic() + self._next_delay()
                     return False
-                for index, reason in bad:
-                    self._dead.put("", lines[index], "rejected_by_influx", reason, time.time_ns())
-                    self._counts["dead_lettered"] += 1
-                    self.metrics.dead_lettered.labels("rejected_by_influx").inc()
+                with self._open_lock:  # the MQTT thread dead-letters too
+                    for index, reason in bad:
+                        now_ns = time.time_ns()
+                        self._dead.put("", lines[index], "rejected_by_influx", reason, now_ns)
+                        self._counts["dead_lettered"] += 1
+                        self.metrics.dead_lettered.labels("rejected_by_influx").inc()
                 self._dead.sync()
             spool.pop_oldest()
             self._write_ok(len(lines), "replayed")
