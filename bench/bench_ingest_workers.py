@@ -2,8 +2,9 @@
 
 Same backlog as ``bench_ingest``: N QoS-1 messages queued by the broker. The
 reference is a bare paho subscriber draining them; then two ``python -m
-prognos.ingest`` workers sharing ``$share/bench/...`` drain the same stream
-into InfluxDB. Prints one JSON line; ``BENCH_INGEST_N`` sets N.
+prognos.ingest --detect`` workers sharing ``$share/bench/...`` drain the same
+stream into InfluxDB, running detection on every stored reading. Prints one
+JSON line; ``BENCH_INGEST_N`` sets N.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_ingest import FILTER, N, create_session, drain_bare, log, publish_backlog
+from bench_ingest import FILTER, N, create_session, drain_bare, log, publish_in_child
 
 from prognos.localservers import InfluxServer, MosquittoServer, find_binary
 
@@ -32,13 +33,19 @@ def _peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
+def _stored(influx: InfluxServer) -> int:
+    """Points stored so far (every bench reading has ``rpm``; COUNT is cheap, rows are not)."""
+    rows = influx.query('SELECT COUNT("rpm") FROM "telemetry"')
+    return int(rows[0]["count"]) if rows else 0
+
+
 def _worker(k: int, port: int, influx: InfluxServer, workdir: Path) -> subprocess.Popen[str]:
     argv = [
         sys.executable, "-m", "prognos.ingest",
         "--broker-port", str(port), "--client-id", f"bench-w{k}",
         "--topic-filter", SHARED,
         "--influx-url", influx.url, "--influx-database", influx.database, "--influx-api", "v1",
-        "--spool-dir", str(workdir / f"spool-{k}"), "--log-level", "WARNING",
+        "--spool-dir", str(workdir / f"spool-{k}"), "--log-level", "WARNING", "--detect",
     ]  # fmt: skip
     return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
 
@@ -52,10 +59,10 @@ def drain_workers(port: int, influx: InfluxServer, n: int, workdir: Path) -> tup
             proc.stdout.readline()  # "ingester running": connected from here on
         started = time.perf_counter()
         deadline = started + 600
-        while influx.count_points() < n:
+        while _stored(influx) < n:
             if time.perf_counter() > deadline:
                 raise RuntimeError("workers did not store the backlog in time")
-            time.sleep(0.1)
+            time.sleep(0.05)
         elapsed = time.perf_counter() - started
         rss = sum(_peak_rss_mib(p.pid) for p in procs)
     finally:
@@ -80,7 +87,7 @@ def main() -> int:
         for k in range(WORKERS):
             create_session(f"bench-w{k}", broker.port, SHARED)
         log(f"publishing a backlog of {N} messages")
-        publish_backlog(broker.port, N)
+        publish_in_child(broker.port, N)
         bare_s = drain_bare(broker.port, N)
         log(f"bare: {N / bare_s:.0f} msg/s; draining with {WORKERS} ingester processes")
         workers_s, workers_rss = drain_workers(broker.port, influx, N, workdir)
@@ -96,6 +103,7 @@ def main() -> int:
         "bench": "ingest_workers",
         "workers": WORKERS,
         "messages": N,
+        "detect": True,
         "reference_msgs_per_s": round(reference),
         "prognos_msgs_per_s": round(prognos),
         "ratio": round(prognos / reference, 3),

@@ -32,6 +32,9 @@ def _args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--batch-max-lines", type=int, default=IngestConfig.batch_max_lines)
     p.add_argument("--spool-dir", type=Path)
     p.add_argument("--dead-letter-path", type=Path)
+    p.add_argument(
+        "--detect", action="store_true", help="run streaming detection on every stored reading"
+    )
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 
@@ -59,7 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     try:
-        with Ingester(config, writer) as ingester:
+        on_stored = None
+        if args.detect:
+            from prognos.detection.engine import DetectionEngine
+
+            on_stored = DetectionEngine().process_batch
+        with Ingester(config, writer, on_stored=on_stored) as ingester:
             print("ingester running", flush=True)
             done.wait()
         print(json.dumps(ingester.stats), flush=True)

@@ -359,8 +359,7 @@ class Ingester:
                     self.on_stored(fresh)
                 except Exception:
                     log.exception("on_stored callback failed; readings are stored regardless")
-        for handle in batch.acks:
-            self._session.ack(handle)
+        self._session.ack_many(batch.acks)
         self._counts["acked"] += len(batch.acks)
         return True
 
