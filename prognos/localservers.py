@@ -74,8 +74,8 @@ class _ServerProcess:
 
     def __init__(self, binary: str, workdir: Path) -> None:
         self.binary = binary
-        self.workdir = workdir
-        self.log_path = workdir / f"{self.name}.log"
+        self.workdir = workdir.resolve()
+        self.log_path = self.workdir / f"{self.name}.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
     # Subclasses say how to launch and how to tell the server answers.
@@ -156,9 +156,9 @@ class MosquittoServer(_ServerProcess):
         super().__init__(binary, workdir)
         self.host = "127.0.0.1"
         self.port = free_port()
-        self.data_dir = workdir / "data"
+        self.data_dir = self.workdir / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.config_path = workdir / "mosquitto.conf"
+        self.config_path = self.workdir / "mosquitto.conf"
         self.config_path.write_text(
             f"listener {self.port} 127.0.0.1\n"
             f"{MOSQUITTO_NO_DROP_SETTINGS}"
@@ -191,7 +191,7 @@ class InfluxServer(_ServerProcess):
         self.rpc_port = free_port()
         self.url = f"http://{self.host}:{self.port}"
         self.database = database
-        self.config_path = workdir / "influxdb.conf"
+        self.config_path = self.workdir / "influxdb.conf"
         self.config_path.write_text(self._config())
         self._http = httpx.Client(base_url=self.url, timeout=30.0)
 
