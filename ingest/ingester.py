@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import random
 import threading
 import time
 from collections import deque
@@ -23,13 +22,14 @@ import paho.mqtt.client as mqtt
 
 from .contract import DEFAULT_TOPIC_TEMPLATE, MAX_PAYLOAD_BYTES, TELEMETRY_FILTER, Reading
 from .deadletter import DeadLetterSink
-from .influx import InfluxRejected, InfluxUnavailable, InfluxWriter
+from .influx import InfluxWriter
 from .lineprotocol import LineBuilder, LineProtocolError
 from .metrics import IngestMetrics
 from .mqtt import AckHandle, MqttSession, SessionOptions
 from .normalise import Normaliser
 from .parse import BadMessageError, Limits, TopicTemplate, parse_message
 from .spool import Spool
+from .store import BatchStore
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class Ingester:
         self._dead = DeadLetterSink(
             config.dead_letter_path, config.dead_letter_topic, self._session.publish
         )
-        self._spool = Spool(config.spool_dir, config.spool_max_bytes) if config.spool_dir else None
+        spool = Spool(config.spool_dir, config.spool_max_bytes) if config.spool_dir else None
         self._recent: deque[tuple[str, int]] = deque()
         self._recent_set: set[tuple[str, int]] = set()
         self._counts = dict.fromkeys(
@@ -167,9 +167,15 @@ class Ingester:
             ),
             0,
         )
-        self._retry_attempt = 0
-        self._replay_not_before = 0.0
-        self._influx_ok = True
+        self._store = BatchStore(
+            writer,
+            spool,
+            self.metrics,
+            self._counts,
+            self._abandon,
+            self._dead_letter_locked,
+            config.retry_max_s,
+        )
         self._thread: threading.Thread | None = None
 
     # ----- lifecycle -----
@@ -215,8 +221,7 @@ class Ingester:
     def stats(self) -> dict[str, int | float]:
         stats: dict[str, int | float] = dict(self._counts)
         stats["queue_depth"] = self._queue_depth()
-        stats["spool_batches"] = len(self._spool) if self._spool else 0
-        stats["spool_bytes"] = self._spool.bytes if self._spool else 0
+        stats["spool_batches"], stats["spool_bytes"] = self._spool_depth()
         return stats
 
     def health(self) -> dict[str, Any]:
@@ -225,12 +230,16 @@ class Ingester:
             "ok": self._session.connected and influx_reachable,
             "broker_connected": self._session.connected,
             "influx_reachable": influx_reachable,
-            "last_write_ok": self._influx_ok,
+            "last_write_ok": self._store.influx_ok,
             "writer_alive": self._thread is not None and self._thread.is_alive(),
-            "spool_batches": len(self._spool) if self._spool else 0,
-            "spool_bytes": self._spool.bytes if self._spool else 0,
+            "spool_batches": self._spool_depth()[0],
+            "spool_bytes": self._spool_depth()[1],
             "queue_depth": self._queue_depth(),
         }
+
+    def _spool_depth(self) -> tuple[int, int]:
+        spool = self._store.spool
+        return (len(spool), spool.bytes) if spool is not None else (0, 0)
 
     def _queue_depth(self) -> int:
         """Messages received and not yet handed to InfluxDB (open batch + full ones waiting)."""
@@ -294,8 +303,7 @@ class Ingester:
             except queue.Empty:
                 item = self._take_open_batch(force=False)
                 if item is None:
-                    if self._spool is not None and len(self._spool):
-                        self._replay()
+                    self._store.replay()
                     continue
             if item is _STOP:
                 last = self._take_open_batch(force=True)
@@ -343,10 +351,12 @@ class Ingester:
         """Store, then acknowledge, one batch; False if stopped before it was stored."""
         stored: list[Reading] = []
         if batch.lines:
-            result = self._store(batch)
-            if result is None:
+            refused = self._store.store(batch.lines, [(s, e) for s, e, _, _, _ in batch.spans])
+            if refused is None:
                 return False
-            stored = result
+            stored = batch.readings
+            if refused:
+                stored = self._drop_refused(batch, refused)
         self._dead.sync()
         self.metrics.received.inc(len(batch.acks))
         self.metrics.queue_depth.set(self._queue_depth())
@@ -363,141 +373,26 @@ class Ingester:
         self._counts["acked"] += len(batch.acks)
         return True
 
-    def _store(self, batch: _Batch) -> list[Reading] | None:
-        """Write the batch (or spool it); the readings stored, or None if abandoned."""
-        body = "\n".join(batch.lines).encode()
-        n = len(batch.lines)
-        self.metrics.batch_lines.observe(n)
-        while True:
-            if self._spool is None or not len(self._spool) or self._replay():
-                try:
-                    with self.metrics.batch_seconds.time():
-                        self.writer.write(body)
-                except InfluxUnavailable as exc:
-                    self._write_failed(exc)
-                except InfluxRejected as exc:
-                    self._count_error("rejected")
-                    return self._store_rejected(batch, exc)
-                else:
-                    self._write_ok(n, "written")
-                    return batch.readings
-            if self._spool is not None and self._spool.append(body):
-                self._counts["spooled"] += n
-                self.metrics.spooled.inc(n)
-                self._spool_gauges()
-                return batch.readings
-            # No spool, or it is full: hold this batch unacknowledged and retry.
-            if self._abandon.wait(self._next_delay()):
-                return None
-
-    def _store_rejected(self, batch: _Batch, first: InfluxRejected) -> list[Reading] | None:
-        """Find the messages InfluxDB refuses, dead-letter them, store the rest."""
-        log.warning("influx rejected a batch of %d lines: %s", len(batch.lines), first)
-        units = ["\n".join(batch.lines[s:e]).encode() for s, e, _, _, _ in batch.spans]
-        while True:
-            try:
-                bad = self._bisect_rejected(units)
-                break
-            except InfluxUnavailable as exc:
-                self._write_failed(exc)
-                if self._abandon.wait(self._next_delay()):
-                    return None
-        refused = {index for index, _ in bad}
+    def _drop_refused(self, batch: _Batch, refused: list[tuple[int, str]]) -> list[Reading]:
+        """Dead-letter the messages InfluxDB refused; the readings of the others."""
         with self._open_lock:  # the MQTT thread dead-letters too
-            for index, reason in bad:
+            for index, reason in refused:
                 _, _, topic, payload, recv_ns = batch.spans[index]
                 self._dead_letter(topic, payload, recv_ns, "rejected_by_influx", reason)
-        kept = [(s, e) for i, (s, e, _, _, _) in enumerate(batch.spans) if i not in refused]
-        self._write_ok(sum(e - s for s, e in kept), "written")
-        return [r for s, e in kept for r in batch.readings[s:e]]
+        indexes = {index for index, _ in refused}
+        return [
+            reading
+            for i, (s, e, _, _, _) in enumerate(batch.spans)
+            if i not in indexes
+            for reading in batch.readings[s:e]
+        ]
 
-    def _bisect_rejected(self, units: list[bytes]) -> list[tuple[int, str]]:
-        """Write units in halves; the (index, server message) of each unit refused on its own."""
-        bad: list[tuple[int, str]] = []
-
-        def attempt(lo: int, hi: int) -> None:
-            try:
-                self.writer.write(b"\n".join(units[lo:hi]))
-            except InfluxRejected as exc:
-                if hi - lo == 1:
-                    bad.append((lo, str(exc)))
-                    return
-                mid = (lo + hi) // 2
-                attempt(lo, mid)
-                attempt(mid, hi)
-
-        attempt(0, len(units))
-        return bad
-
-    def _replay(self) -> bool:
-        """Write spooled batches oldest first; True once the spool is empty."""
-        spool = self._spool
-        assert spool is not None
-        while len(spool):
-            if time.monotonic() < self._replay_not_before:
-                return False
-            body = spool.oldest()
-            assert body is not None
-            lines = body.split(b"\n")
-            try:
-                self.writer.write(body)
-            except InfluxUnavailable as exc:
-                self._write_failed(exc)
-                self._replay_not_before = time.monotonic() + self._next_delay()
-                return False
-            except InfluxRejected:
-                self._count_error("rejected")
-                try:
-                    bad = self._bisect_rejected(lines)
-                except InfluxUnavailable as exc:
-                    self._write_failed(exc)
-                    self._replay_not_before = time.monotonic() + self._next_delay()
-                    return False
-                with self._open_lock:  # the MQTT thread dead-letters too
-                    for index, reason in bad:
-                        now_ns = time.time_ns()
-                        self._dead.put("", lines[index], "rejected_by_influx", reason, now_ns)
-                        self._counts["dead_lettered"] += 1
-                        self.metrics.dead_lettered.labels("rejected_by_influx").inc()
-                self._dead.sync()
-            spool.pop_oldest()
-            self._write_ok(len(lines), "replayed")
-            self._spool_gauges()
-        return True
-
-    # ----- helpers -----
-    def _write_ok(self, n: int, what: Literal["written", "replayed"]) -> None:
-        self._counts[what] += n
-        if what == "replayed":
-            self._counts["written"] += n
-            self.metrics.replayed.inc(n)
-        self.metrics.written.inc(n)
-        self._counts["batches"] += 1
-        if not self._influx_ok:
-            log.info("influx writes succeed again")
-        self._influx_ok = True
-        self._retry_attempt = 0
-
-    def _write_failed(self, exc: Exception) -> None:
-        self._count_error("unavailable")
-        if self._influx_ok:
-            log.warning("influx unavailable, %s: %s", "spooling" if self._spool else "holding", exc)
-        self._influx_ok = False
-
-    def _count_error(self, kind: str) -> None:
-        self._counts["write_errors"] += 1
-        self.metrics.write_errors.labels(kind).inc()
-
-    def _next_delay(self) -> float:
-        """Exponential backoff with jitter: half fixed, half random."""
-        base = min(self.config.retry_max_s, 0.25 * 2 ** min(self._retry_attempt, 16))
-        self._retry_attempt += 1
-        return base / 2 + random.uniform(0, base / 2)
-
-    def _spool_gauges(self) -> None:
-        if self._spool is not None:
-            self.metrics.spool_bytes.set(self._spool.bytes)
-            self.metrics.spool_batches.set(len(self._spool))
+    def _dead_letter_locked(
+        self, topic: str, payload: bytes, recv_ns: int, kind: str, reason: str
+    ) -> None:
+        with self._open_lock:
+            self._dead_letter(topic, payload, recv_ns, kind, reason)
+        self._dead.sync()
 
     def _first_seen(self, readings: list[Reading]) -> list[Reading]:
         """Readings whose (device, ts) was not passed on recently; remembers them."""

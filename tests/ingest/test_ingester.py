@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -263,3 +264,29 @@ def test_tls_connection_to_the_broker(
         publisher.loop_stop()
         writer.close()
     assert influx_db.count_points() == 1
+
+
+def test_points_influx_refuses_are_dead_lettered_and_the_rest_stored(
+    mosquitto, influx_db, publisher, unique_id, ingest_config, started, wait_for, read_dead_letters
+) -> None:
+    # Someone wrote "status" as a string; InfluxDB now refuses it as a float (field type
+    # conflict), which no validation in the ingester can foresee.
+    conflict = f'telemetry,asset_type=pump,device=old,site={unique_id} status="ok" {NOW_MS}000000'
+    httpx.post(f"{influx_db.url}/write", params={"db": influx_db.name}, content=conflict)
+    topic = topic_for(unique_id, "pump", "p1")
+    good = [(topic, encode_reading(NOW_MS - 1000 + i, {"v": 1.0})) for i in range(40)]
+    refused = [(topic, encode_reading(NOW_MS - 2000 + i, {"status": 1.0})) for i in range(3)]
+    writer = V1Writer(InfluxConfig(url=influx_db.url, database=influx_db.name))
+    stored: list[Reading] = []
+    with Ingester(ingest_config(mosquitto), writer, stored.extend) as ingester:
+        started(ingester)
+        publisher.publish_all(good[:20] + refused + good[20:])
+        wait_for(lambda: ingester.stats["acked"] == 43, 30, "every message acked")
+        stats = ingester.stats
+    writer.close()
+    assert influx_db.count_points(where="device = 'p1'") == 40
+    assert stats["dead_lettered"] == 3
+    assert len(stored) == 40
+    letters = read_dead_letters()
+    assert [letter["kind"] for letter in letters] == ["rejected_by_influx"] * 3
+    assert all("field type conflict" in letter["reason"] for letter in letters)
