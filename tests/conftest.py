@@ -49,23 +49,35 @@ class InfluxTestDatabase:
         return self.server.count_points(measurement, where, db=self.name)
 
 
+class _ServerFactory:
+    """Starts servers of one kind in fresh temp dirs and stops them all at the end."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, name: str, kind: Any) -> None:
+        self.binary = _find_binary(name)
+        self.name, self.kind, self.tmp = name, kind, tmp_path_factory
+        self.servers: list[Any] = []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        server = self.kind(self.binary, self.tmp.mktemp(self.name), *args, **kwargs)
+        self.servers.append(server)
+        server.start()
+        return server
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.stop()
+            if hasattr(server, "close"):
+                server.close()
+
+
 @pytest.fixture(scope="session")
 def mosquitto_factory(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., MosquittoServer]]:
     """Start a dedicated broker: ``mosquitto_factory(extra_config="")``; stopped at session end."""
-    binary = _find_binary("mosquitto")
-    servers: list[MosquittoServer] = []
-
-    def make(extra_config: str = "") -> MosquittoServer:
-        server = MosquittoServer(binary, tmp_path_factory.mktemp("mosquitto"), extra_config)
-        servers.append(server)
-        server.start()
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
+    factory = _ServerFactory(tmp_path_factory, "mosquitto", MosquittoServer)
+    yield factory
+    factory.close()
 
 
 @pytest.fixture(scope="session")
@@ -79,18 +91,9 @@ def influxdb_factory(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., InfluxServer]]:
     """Start a dedicated InfluxDB: ``influxdb_factory(database="prognos_test")``."""
-    binary = _find_binary("influxd")
-    servers: list[InfluxServer] = []
-
-    def make(database: str = "prognos_test") -> InfluxServer:
-        server = InfluxServer(binary, tmp_path_factory.mktemp("influxd"), database)
-        servers.append(server)
-        server.start()
-        return server
-
-    yield make
-    for server in servers:
-        server.close()
+    factory = _ServerFactory(tmp_path_factory, "influxd", InfluxServer)
+    yield factory
+    factory.close()
 
 
 @pytest.fixture(scope="session")
