@@ -73,6 +73,10 @@ class IngestSettings(BaseModel):
     #: Device timestamps older than this are refused; accelerated simulations
     #: replay the past, so the default is generous (10 years).
     max_past_age_s: float = Field(10 * 365 * 86400.0, ge=0)
+    #: Per-asset-type metric renames and unit conversions, e.g. in TOML
+    #: ``[ingest.metric_map.pump] temp_f = {name = "bearing_temp_c", scale = 0.5556,
+    #: offset = -17.78}``; ``"*"`` applies to every asset type.
+    metric_map: dict[str, dict[str, str | dict[str, str | float]]] = Field(default_factory=dict)
 
 
 class ApiSettings(BaseModel):
