@@ -1,0 +1,187 @@
+"""Operating-condition model: what a metric should read at the current load and ambient.
+
+Load cycles and daily temperature swings move most metrics of a healthy
+machine. Fitting each health metric on the condition metrics (a ridge
+regression, fitted on warm-up and refined from calm readings afterwards) and
+scoring the residual keeps those normal swings from looking like faults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from prognos.detection.errors import StateError
+
+#: A regression is kept only if it explains at least this share of the variance.
+MIN_R2 = 0.2
+#: Calm readings are folded into the fit in blocks of this many (bounded buffer).
+REFIT_EVERY = 60
+
+
+class ConditionModel:
+    """Linear model of one metric on condition features (linear, squared, pairwise terms).
+
+    Keeps only exponentially forgotten sufficient statistics (a small Gram
+    matrix), so it keeps learning from calm readings in bounded memory.
+
+    >>> m = ConditionModel.fit(["load"], [{"load": float(i % 10)} for i in range(100)],
+    ...                        [2.0 * (i % 10) + 1.0 for i in range(100)])
+    >>> round(m.expected({"load": 4.0}) - m.expected({"load": 3.0}), 1)
+    2.0
+    >>> ConditionModel.fit(["load"], [{"load": 1.0}] * 50, [3.0] * 50).names
+    []
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        means: Sequence[float],
+        scales: Sequence[float],
+        coefs: Sequence[float],
+        offset: str | None = None,
+        gram: Sequence[Sequence[float]] | None = None,
+        rhs: Sequence[float] | None = None,
+        pending: Sequence[Sequence[float]] | None = None,
+    ) -> None:
+        self.names = list(names)
+        self.offset = offset
+        self.means = [float(v) for v in means]
+        self.scales = [float(v) for v in scales]
+        self.coefs = [float(v) for v in coefs]
+        self.gram = [list(map(float, r)) for r in gram] if gram is not None else []
+        self.rhs = [float(v) for v in rhs] if rhs is not None else []
+        self.pending = [list(map(float, r)) for r in pending] if pending is not None else []
+
+    @classmethod
+    def none(cls, offset: str | None = None) -> ConditionModel:
+        """A model with no regressors (the residual is the value, less any offset)."""
+        return cls([], [], [], [], offset)
+
+    @classmethod
+    def fit(
+        cls,
+        names: Sequence[str],
+        conditions: Sequence[Mapping[str, float]],
+        values: Sequence[float],
+        offset: str | None = None,
+    ) -> ConditionModel:
+        """Fit on warm-up rows; drop regressors that are flat or useless.
+
+        Each condition feature enters linearly and squared (pump affinity laws
+        make flow, head and power grow with speed, speed squared and cubed).
+        Rows lacking a feature are left out of the fit. ``offset`` names a
+        condition subtracted first (temperatures are modelled above ambient).
+        """
+        need = [*names, offset] if offset else list(names)
+        rows = [
+            (c, v) for c, v in zip(conditions, values, strict=True) if all(n in c for n in need)
+        ]
+        if len(rows) < 20 or not names:
+            return cls.none(offset)
+        y = np.array([v - (c[offset] if offset else 0.0) for c, v in rows], dtype=float)
+        x = np.array([[c[n] for n in names] for c, _ in rows], dtype=float)
+        means, scales = x.mean(axis=0), x.std(axis=0)
+        keep = scales > 1e-6 * np.maximum(np.abs(means), 1.0)
+        if not keep.any():
+            return cls.none(offset)
+        usable = [n for n, k in zip(names, keep, strict=True) if k]
+        obj = cls(usable, means[keep].tolist(), scales[keep].tolist(), [], offset)
+        design = obj._design(x[:, keep])
+        gram = design.T @ design / len(y)
+        rhs = design.T @ y / len(y)
+        coefs = _solve(gram, rhs)
+        resid = y - design @ coefs
+        yc = y - y.mean()
+        total = float(yc @ yc)
+        if total <= 0.0 or 1.0 - float(resid @ resid) / total < MIN_R2:
+            return cls.none(offset)
+        obj.coefs, obj.gram, obj.rhs = coefs.tolist(), gram.tolist(), rhs.tolist()
+        return obj
+
+    def _design(self, x: np.ndarray) -> np.ndarray:
+        z = (x - np.asarray(self.means)) / np.asarray(self.scales)
+        k = z.shape[1]
+        pairs = [z[:, i : i + 1] * z[:, j : j + 1] for i in range(k) for j in range(i + 1, k)]
+        return np.hstack([np.ones((z.shape[0], 1)), z, z * z - 1.0, *pairs])
+
+    def expected(self, condition: Mapping[str, float]) -> float:
+        """What the metric should read under this condition (offset plus regression)."""
+        total = condition.get(self.offset, 0.0) if self.offset else 0.0
+        if not self.coefs:
+            return total
+        k = len(self.names)
+        total += self.coefs[0]
+        zs = []
+        for i, name in enumerate(self.names):
+            value = condition.get(name)
+            # A missing condition reads as its warm-up mean.
+            z = 0.0 if value is None else (value - self.means[i]) / self.scales[i]
+            zs.append(z)
+            total += self.coefs[1 + i] * z + self.coefs[1 + k + i] * (z * z - 1.0)
+        c = 1 + 2 * k
+        for i in range(k):
+            for j in range(i + 1, k):
+                total += self.coefs[c] * zs[i] * zs[j]
+                c += 1
+        return total
+
+    def learn(self, condition: Mapping[str, float], value: float, forget: float) -> None:
+        """Fold a calm reading into the fit (refitted every ``REFIT_EVERY`` readings).
+
+        ``forget`` is the per-reading forgetting factor of the statistics.
+        """
+        if not self.coefs or any(n not in condition for n in self.names):
+            return
+        if self.offset is not None:
+            if self.offset not in condition:
+                return
+            value -= condition[self.offset]
+        self.pending.append([*(condition[n] for n in self.names), value])
+        if len(self.pending) < REFIT_EVERY:
+            return
+        block = np.asarray(self.pending)
+        self.pending = []
+        design = self._design(block[:, :-1])
+        m = len(block)
+        decay = (1.0 - forget) ** m
+        gram = decay * np.asarray(self.gram) + (1.0 - decay) * design.T @ design / m
+        rhs = decay * np.asarray(self.rhs) + (1.0 - decay) * design.T @ block[:, -1] / m
+        self.gram, self.rhs = gram.tolist(), rhs.tolist()
+        self.coefs = _solve(gram, rhs).tolist()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "names": self.names,
+            "means": self.means,
+            "scales": self.scales,
+            "coefs": self.coefs,
+            "offset": self.offset,
+            "gram": self.gram,
+            "rhs": self.rhs,
+            "pending": self.pending,
+        }
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> ConditionModel:
+        try:
+            return cls(
+                state["names"],
+                state["means"],
+                state["scales"],
+                state["coefs"],
+                state["offset"],
+                state["gram"],
+                state["rhs"],
+                state["pending"],
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateError(f"condition model state is malformed: {exc}") from exc
+
+
+def _solve(gram: np.ndarray, rhs: np.ndarray, ridge: float = 1e-4) -> np.ndarray:
+    reg = ridge * np.eye(len(rhs))
+    reg[0, 0] = 0.0  # the intercept is not shrunk
+    return np.linalg.solve(gram + reg, rhs)

@@ -1,0 +1,160 @@
+"""Detection knobs, with defaults that work out of the box for every asset type.
+
+Durations are counted in readings, not seconds, so one configuration behaves
+the same on 1-second test rigs and 5-minute historians. Every knob can be
+overridden from a mapping (e.g. a TOML table), and unknown knobs are refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from prognos.detection.errors import ConfigError
+from prognos.detection.sensor_health import SensorHealthConfig
+
+#: Defaults per asset type that differ from the global ones. ``generic`` is for
+#: series without an asset profile (benchmarks, unknown devices): with no
+#: physics to explain normal variation, its baseline follows slow change
+#: faster and a single extreme reading counts as an anomaly.
+ASSET_OVERRIDES: dict[str, dict[str, Any]] = {
+    "generic": {
+        "baseline_half_life": 200.0,
+        "suspicious_learn_rate": 0.2,
+        "z_point": 6.5,
+        "use_envelope": True,
+        "settle_readings": 0,
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionConfig:
+    """All detection knobs. Thresholds are in robust standard deviations (z)."""
+
+    #: Healthy readings per device before it is scored (baselines, envelope, regressions).
+    warmup_readings: int = 720
+    #: After warm-up, readings while the models settle: scored, but a flag needs
+    #: ``settle_open_factor`` x ``z_open``; calm ones (all |z| < ``settle_z``) are kept
+    #: and the models refitted at the end on a fuller picture of normal (0 = off).
+    settle_readings: int = 720
+    settle_open_factor: float = 2.0
+    settle_z: float = 5.0
+    #: Forgetting of the healthy baseline (slow normal change is absorbed at this pace).
+    baseline_half_life: float = 2880.0
+    #: Smoothing of the z-score before thresholds apply (noise suppression).
+    smooth_half_life: float = 10.0
+    z_open: float = 4.0
+    z_clear: float = 2.0
+    #: A metric counts as having moved (for the failure-mode hypothesis) above this.
+    z_moved: float = 2.0
+    #: Above this, a series is suspicious and its baseline learns only slowly.
+    z_freeze: float = 2.5
+    z_clip: float = 6.0
+    #: Readings above ``z_open`` before a flag opens, below ``z_clear`` before it clears.
+    open_readings: int = 5
+    clear_readings: int = 60
+    cusum_k: float = 1.5
+    cusum_h: float = 400.0
+    #: Baseline learning rate (relative) while a series is suspicious.
+    suspicious_learn_rate: float = 0.02
+    trend_half_life: float = 180.0
+    #: An open flag is re-emitted (UPDATED) at most this often, unless severity rises.
+    update_min_readings: int = 30
+    update_score_ratio: float = 1.5
+    #: Envelope score (1.0 = the healthy limit) that counts as ``z_open``.
+    #: A metric deviating this long with no companion moving is an instrument drift
+    #: (only for metrics no failure mode moves alone).
+    drift_readings: int = 360
+    #: Fit the multivariate healthy envelope (PCA T^2/SPE) at the end of warm-up.
+    use_envelope: bool = False
+    envelope_open: float = 1.5
+    envelope_quantile: float = 0.995
+    max_metrics_per_device: int = 64
+    #: Time constant of the lagged condition features (thermal inertia of machines).
+    condition_lag_s: float = 1800.0
+    #: A single reading this far out (robust z) opens a flag at once; off by default
+    #: because on instrumented assets a lone extreme is usually an instrument spike.
+    z_point: float = math.inf
+    sensor: SensorHealthConfig = field(default_factory=SensorHealthConfig)
+    #: Per asset type: knobs that differ from the above (asset type -> knob -> value).
+    asset_overrides: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in ASSET_OVERRIDES.items()}
+    )
+
+    def __post_init__(self) -> None:
+        for name in (
+            "warmup_readings",
+            "open_readings",
+            "clear_readings",
+            "update_min_readings",
+            "max_metrics_per_device",
+        ):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        for name in (
+            "baseline_half_life",
+            "smooth_half_life",
+            "trend_half_life",
+            "z_open",
+            "cusum_h",
+            "envelope_open",
+            "condition_lag_s",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+        if not 0 < self.z_clear <= self.z_open:
+            raise ConfigError("z_clear must be positive and not above z_open (hysteresis)")
+        if not 0 <= self.suspicious_learn_rate <= 1:
+            raise ConfigError("suspicious_learn_rate must be within 0..1")
+        if not 0.5 < self.envelope_quantile < 1:
+            raise ConfigError("envelope_quantile must be within 0.5..1")
+
+    def for_asset(
+        self,
+        asset_type: str,
+        profiles: Mapping[str, Any] | None = None,
+    ) -> DetectionConfig:
+        """This configuration with the asset type's overrides applied.
+
+        Asset types without a profile use the ``generic`` overrides.
+        """
+        from prognos.detection.profiles import DEFAULT_PROFILES
+
+        known = DEFAULT_PROFILES if profiles is None else profiles
+        key = asset_type if asset_type in known else "generic"
+        overrides = dict(self.asset_overrides.get(key, {}))
+        if not overrides:
+            return self
+        bad = set(overrides) - {f.name for f in dataclasses.fields(self)} | (
+            set(overrides) & {"asset_overrides", "sensor"}
+        )
+        if bad:
+            raise ConfigError(f"asset_overrides[{key}]: unknown knob(s) {', '.join(sorted(bad))}")
+        return dataclasses.replace(self, **overrides)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> DetectionConfig:
+        """Defaults overridden by ``values``; a ``sensor`` sub-mapping sets sensor knobs."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"unknown detection knob(s): {', '.join(sorted(unknown))}")
+        kwargs = dict(values)
+        if "sensor" in kwargs and isinstance(kwargs["sensor"], Mapping):
+            sensor_known = {f.name for f in dataclasses.fields(SensorHealthConfig)}
+            bad = set(kwargs["sensor"]) - sensor_known
+            if bad:
+                raise ConfigError(f"unknown sensor knob(s): {', '.join(sorted(bad))}")
+            kwargs["sensor"] = SensorHealthConfig(**kwargs["sensor"])
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"bad detection configuration: {exc}") from exc
+
+    def with_overrides(self, **values: Any) -> DetectionConfig:
+        """A copy with some knobs changed (validated like the original)."""
+        return dataclasses.replace(self, **values)

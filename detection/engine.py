@@ -1,0 +1,384 @@
+"""The detection engine: readings in, flag lifecycle events out.
+
+It routes each reading to its device's state, keeps instrument faults apart
+from equipment faults, combines the detectors into one equipment score per
+device and runs the flag lifecycle (open once, update on material change,
+clear with hysteresis) so a flapping signal yields one flag, not fifty.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prognos.detection.config import DetectionConfig
+from prognos.detection.errors import StateError
+from prognos.detection.flags import Flag, FlagKind, FlagState, Severity
+from prognos.detection.lifecycle import device_score, equipment_step, track_drift
+from prognos.detection.profiles import AssetProfile, profile_for
+from prognos.detection.series import SETTLING, TS_KEY, DeviceState, MetricSeries, new_tracker
+from prognos.ingest.contract import Reading
+
+logger = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+#: Sensor faults that an equipment fault on the same metric explains as well.
+_ERRATIC = frozenset({"spikes", "noise_burst"})
+_SEVERITY_RANK = {s.value: i for i, s in enumerate(Severity)}
+
+
+class DetectionEngine:
+    """Streaming anomaly detection for a fleet of devices.
+
+    >>> from prognos.ingest.contract import Reading
+    >>> eng = DetectionEngine(config=DetectionConfig(warmup_readings=50, settle_readings=0))
+    >>> flags = []
+    >>> for i in range(200):
+    ...     vib = 2.0 + 0.05 * ((i * 7) % 5) + (0.0 if i < 120 else 0.05 * (i - 120))
+    ...     r = Reading("p1", "pump", "s1", i * 60_000_000_000,
+    ...                 {"vibration_rms_mm_s": vib, "bearing_temp_c": 60.0 + 0.2 * ((i * 3) % 4)
+    ...                  + (0.0 if i < 120 else 0.6 * (i - 120))})
+    ...     flags += eng.process(r)
+    >>> [(f.state.value, f.failure_mode) for f in flags][0]
+    ('opened', 'bearing_wear')
+    """
+
+    def __init__(
+        self,
+        profiles: Mapping[str, AssetProfile] | None = None,
+        config: DetectionConfig | None = None,
+    ) -> None:
+        self.profiles = profiles
+        self.config = config or DetectionConfig()
+        self._devices: dict[str, DeviceState] = {}
+        self._open: dict[str, Flag] = {}
+        self._warned: set[str] = set()
+        self._configs: dict[str, DetectionConfig] = {}
+
+    # -- public surface -------------------------------------------------------------
+
+    def process(self, reading: Reading) -> list[Flag]:
+        """Score one reading; return the flag events it caused (often none)."""
+        dev = self._devices.get(reading.device)
+        if dev is None:
+            dev = DeviceState(reading.device, reading.asset_type, reading.site)
+            self._devices[reading.device] = dev
+        elif not dev.asset_type:
+            dev.asset_type, dev.site = reading.asset_type, reading.site
+        if reading.ts_ns <= dev.last_ts:
+            self._warn_once(
+                f"order:{reading.device}",
+                "reading out of order or duplicate",
+                device=reading.device,
+                ts_ns=reading.ts_ns,
+                last_ts_ns=dev.last_ts,
+            )
+            return []
+        dt_s = (reading.ts_ns - dev.last_ts) / 1e9 if dev.last_ts >= 0 else 0.0
+        dev.last_ts = reading.ts_ns
+        dev.n += 1
+        profile = profile_for(dev.asset_type, self.profiles)
+        cfg = self._config_for(dev.asset_type)
+        events: list[Flag] = []
+        values: dict[str, float] = {}
+        jumps: dict[str, float] = {}
+        run_metric = profile.running_metric
+        run_value = _as_float(reading.metrics.get(run_metric)) if run_metric else None
+        # Running unless the run metric reads exactly zero (stopped) this reading.
+        running = run_value is None or run_value > 0.0
+        checked: list[tuple[str, float | None, str | None]] = []
+        for name in self._metric_names(dev, reading, profile):
+            x = _as_float(reading.metrics.get(name))
+            series = dev.series[name]
+            fault, usable = series.health.check(x, cfg.sensor, running)
+            series.usable = usable and x is not None
+            checked.append((name, x, fault))
+        # One instrument rarely fails together with another: several metrics turning
+        # erratic at once, or while an equipment flag is open, is the machine itself.
+        machine_erratic = dev.eq["flag_id"] is not None or (
+            sum(1 for _, _, f in checked if f in _ERRATIC) >= 2
+        )
+        for name, x, fault in checked:
+            series = dev.series[name]
+            if fault in _ERRATIC and machine_erratic:
+                fault = None
+                series.usable = x is not None
+            if fault is None and series.drifting:
+                fault = "drift"
+            events += self._sensor_lifecycle(dev, name, fault, reading.ts_ns, x)
+            if series.usable and x is not None:
+                values[name] = x
+            elif fault is None and x is not None:
+                jumps[name] = x  # held back as a possible spike; still judged as a point
+        features = dev.features(values, profile, dt_s, cfg)
+        if not dev.ready:
+            assert dev.warm is not None
+            dev.warm.append({**features, TS_KEY: float(reading.ts_ns)})
+            if len(dev.warm) >= cfg.warmup_readings:
+                dev.finish_warmup(profile, cfg)
+                logger.info("warm-up done device=%s readings=%d", dev.device, cfg.warmup_readings)
+            return events
+        if any(c in dev.series and c not in values for c in profile.condition_metrics):
+            return events  # the operating point is unknown: nothing can be judged
+        running = profile.running_metric
+        if running is not None and values.get(running, 1.0) <= 0.0:
+            self._settle(dev, profile, cfg, features, reading.ts_ns, calm=True)
+            return events  # stopped: nothing to judge, and nothing to learn
+        events += self._score_device(dev, profile, values, features, reading.ts_ns, jumps)
+        calm = all(abs(s.z_raw) < cfg.settle_z for n, s in dev.series.items() if profile.scored(n))
+        self._settle(dev, profile, cfg, features, reading.ts_ns, calm=calm)
+        return events
+
+    def _settle(
+        self,
+        dev: DeviceState,
+        profile: AssetProfile,
+        cfg: DetectionConfig,
+        features: dict[str, float],
+        ts_ns: int,
+        calm: bool,
+    ) -> None:
+        if dev.stage != SETTLING:
+            return
+        dev.settled += 1
+        if calm and dev.eq["flag_id"] is None and dev.warm is not None:
+            dev.warm.append({**features, TS_KEY: float(ts_ns)})
+        if dev.settled >= cfg.settle_readings:
+            dev.finish_settling(profile, cfg)
+            logger.info("models settled device=%s", dev.device)
+
+    def process_batch(self, readings: Sequence[Reading]) -> list[Flag]:
+        """Score many readings; the same flags, in the same order, as one at a time."""
+        out: list[Flag] = []
+        for reading in readings:
+            out += self.process(reading)
+        return out
+
+    def open_flags(self) -> list[Flag]:
+        """The latest state of every flag that is open now."""
+        return list(self._open.values())
+
+    def suppress(self, device: str, failure_mode: str, until_ns: int) -> None:
+        """False-alarm feedback: no ``failure_mode`` flag on ``device`` before ``until_ns``.
+
+        An open flag of that mode is cleared on the device's next reading, and
+        its baselines learn at full speed meanwhile, so what was judged normal
+        becomes the new normal.
+        """
+        dev = self._devices.get(device)
+        if dev is None:
+            dev = DeviceState(device, "", "")
+            self._devices[device] = dev
+        dev.suppressed[failure_mode] = max(until_ns, dev.suppressed.get(failure_mode, 0))
+
+    def state_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable checkpoint of every device's detector state."""
+        return {
+            "version": STATE_VERSION,
+            "devices": {k: d.to_dict() for k, d in self._devices.items()},
+            "open": {k: _flag_to_dict(f) for k, f in self._open.items()},
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore a checkpoint made by ``state_dict`` (replaces the current state)."""
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            raise StateError(f"checkpoint version must be {STATE_VERSION}")
+        try:
+            devices = {k: DeviceState.from_dict(v) for k, v in state["devices"].items()}
+            open_flags = {k: _flag_from_dict(v) for k, v in state["open"].items()}
+        except (KeyError, AttributeError, TypeError, ValueError) as exc:
+            raise StateError(f"checkpoint is malformed: {exc}") from exc
+        self._devices, self._open = devices, open_flags
+
+    # -- internals ------------------------------------------------------------------
+
+    def _metric_names(
+        self,
+        dev: DeviceState,
+        reading: Reading,
+        profile: AssetProfile,
+    ) -> list[str]:
+        for name in reading.metrics:
+            if name not in dev.series:
+                if len(dev.series) >= self._config_for(dev.asset_type).max_metrics_per_device:
+                    self._warn_once(
+                        f"metrics:{dev.device}",
+                        "too many metrics, ignoring extra",
+                        device=dev.device,
+                        metric=name,
+                    )
+                    continue
+                # A metric that first appears after warm-up has no healthy baseline: its
+                # instrument health is watched, but it is not judged (base.n stays 0).
+                dev.series[name] = MetricSeries(
+                    profile.spec(name), self._config_for(dev.asset_type)
+                )
+        return list(dev.series)
+
+    def _sensor_lifecycle(
+        self, dev: DeviceState, metric: str, fault: str | None, ts_ns: int, x: float | None
+    ) -> list[Flag]:
+        tracker = dev.sensor.get(metric)
+        if fault is None and (tracker is None or tracker["flag_id"] is None):
+            return []
+        if tracker is None:
+            tracker = dev.sensor[metric] = new_tracker()
+        evidence = {"latest": x} if x is not None and math.isfinite(x) else {}
+        if fault is not None and tracker["flag_id"] is None:
+            tracker.update(
+                flag_id=f"{dev.device}:sensor:{metric}:{ts_ns}",
+                opened_ns=ts_ns,
+                window_start_ns=ts_ns,
+                failure_mode=fault,
+            )
+            state = FlagState.OPENED
+        elif fault is not None and fault != tracker["failure_mode"]:
+            tracker["failure_mode"] = fault
+            state = FlagState.UPDATED
+        elif fault is None:
+            state = FlagState.CLEARED
+        else:
+            return []
+        flag = Flag(
+            flag_id=tracker["flag_id"],
+            device=dev.device,
+            asset_type=dev.asset_type,
+            site=dev.site,
+            kind=FlagKind.SENSOR,
+            state=state,
+            detector="sensor_health",
+            metrics=(metric,),
+            failure_mode=tracker["failure_mode"],
+            score=1.0,
+            severity=Severity.LOW,
+            opened_ns=tracker["opened_ns"],
+            updated_ns=ts_ns,
+            window_start_ns=tracker["window_start_ns"],
+            window_end_ns=ts_ns,
+            evidence=evidence,
+        )
+        self._record(flag)
+        if state is FlagState.CLEARED:
+            dev.sensor[metric] = new_tracker()
+        return [flag]
+
+    def _score_device(
+        self,
+        dev: DeviceState,
+        profile: AssetProfile,
+        values: dict[str, float],
+        features: dict[str, float],
+        ts_ns: int,
+        jumps: dict[str, float],
+    ) -> list[Flag]:
+        cfg = self._config_for(dev.asset_type)
+        raw_z: dict[str, float] = {}
+        for name, series in dev.series.items():
+            if not profile.judged(name) or series.base.n == 0:
+                continue
+            x = values.get(name)
+            if x is None:
+                series.idle(cfg)
+                if name in jumps and math.isfinite(cfg.z_point):
+                    expected = series.model.expected(features)
+                    series.z_raw = series.base.score_one(ts_ns, jumps[name] - expected)
+            else:
+                raw_z[name] = series.score(ts_ns, x, features, cfg)
+        if dev.envelope is not None and all(n in values for n in dev.envelope.names):
+            env, contrib = dev.envelope.score_one(values)
+            alpha = 1.0 - 0.5 ** (1.0 / cfg.smooth_half_life)
+            dev.env_smooth += alpha * (min(env, 10.0 * cfg.envelope_open) - dev.env_smooth)
+            dev.env_contrib = contrib
+        track_drift(dev, profile, cfg)
+        score, detector = device_score(dev, profile, cfg)
+        events = equipment_step(dev, profile, cfg, score, detector, ts_ns)
+        for flag in events:
+            self._record(flag)
+        # Learning: fast when calm, slow when suspicious, fast again after false-alarm feedback.
+        calm_device = dev.eq["flag_id"] is None
+        feedback = any(until > ts_ns for until in dev.suppressed.values())
+        for name, z in raw_z.items():
+            series = dev.series[name]
+            bad = profile.spec(name).badness(series.dev)
+            calm = calm_device and bad < cfg.z_freeze and abs(z) < cfg.z_clip
+            rate = 1.0 if (calm or feedback) else cfg.suspicious_learn_rate
+            series.learn(ts_ns, values[name], features, rate)
+        return events
+
+    def _config_for(self, asset_type: str) -> DetectionConfig:
+        """The configuration with the asset type's default overrides applied."""
+        found = self._configs.get(asset_type)
+        if found is None:
+            found = self.config.for_asset(asset_type, self.profiles)
+            self._configs[asset_type] = found
+        return found
+
+    def _record(self, flag: Flag) -> None:
+        if flag.state is FlagState.CLEARED:
+            self._open.pop(flag.flag_id, None)
+        else:
+            self._open[flag.flag_id] = flag
+
+    def _warn_once(self, key: str, message: str, **context: Any) -> None:
+        if key in self._warned:
+            return
+        if len(self._warned) < 10_000:
+            self._warned.add(key)
+        ctx = " ".join(f"{k}={v}" for k, v in context.items())
+        logger.warning("%s %s", message, ctx)
+
+
+def _as_float(raw: object) -> float | None:
+    if raw is None or isinstance(raw, bool):
+        return None
+    try:
+        x = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _flag_to_dict(flag: Flag) -> dict[str, Any]:
+    return {
+        "flag_id": flag.flag_id,
+        "device": flag.device,
+        "asset_type": flag.asset_type,
+        "site": flag.site,
+        "kind": flag.kind.value,
+        "state": flag.state.value,
+        "detector": flag.detector,
+        "metrics": list(flag.metrics),
+        "failure_mode": flag.failure_mode,
+        "score": flag.score,
+        "severity": flag.severity.value,
+        "opened_ns": flag.opened_ns,
+        "updated_ns": flag.updated_ns,
+        "window_start_ns": flag.window_start_ns,
+        "window_end_ns": flag.window_end_ns,
+        "predicted_failure_ns": flag.predicted_failure_ns,
+        "evidence": dict(flag.evidence),
+    }
+
+
+def _flag_from_dict(d: dict[str, Any]) -> Flag:
+    return Flag(
+        flag_id=d["flag_id"],
+        device=d["device"],
+        asset_type=d["asset_type"],
+        site=d["site"],
+        kind=FlagKind(d["kind"]),
+        state=FlagState(d["state"]),
+        detector=d["detector"],
+        metrics=tuple(d["metrics"]),
+        failure_mode=d["failure_mode"],
+        score=float(d["score"]),
+        severity=Severity(d["severity"]),
+        opened_ns=int(d["opened_ns"]),
+        updated_ns=int(d["updated_ns"]),
+        window_start_ns=int(d["window_start_ns"]),
+        window_end_ns=int(d["window_end_ns"]),
+        predicted_failure_ns=d["predicted_failure_ns"],
+        evidence={k: float(v) for k, v in d["evidence"].items()},
+    )

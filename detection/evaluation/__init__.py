@@ -1,0 +1,1 @@
+"""Scoring the detectors on labelled data (NAB, SKAB, simulated fleets), apart from them."""

@@ -1,0 +1,170 @@
+"""Scoring the engine on a simulated fleet against the simulator's ground truth.
+
+Reads the telemetry (JSON lines of ``{"topic", "payload"}`` as written by
+``prognos simulate --out``) and the truth (one JSON record per device, from
+``--truth``), runs the engine over the telemetry and asks the product's
+questions: was each fault flagged before the failure, how early, how often
+did a healthy machine get flagged, were instrument faults told apart.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import statistics
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from prognos.detection.config import DetectionConfig
+from prognos.detection.engine import DetectionEngine
+from prognos.detection.errors import EvaluationError
+from prognos.detection.flags import Flag, FlagKind, FlagState
+from prognos.ingest.contract import ContractError, Reading, parse_ts_ns
+
+DAY_NS = 86_400 * 10**9
+#: A sensor flag counts for an injected instrument fault up to this long after it ends.
+SENSOR_GRACE_NS = 3_600 * 10**9
+
+
+@dataclass(slots=True)
+class SimOutcome:
+    """What the engine did on the fleet (kept for tests and the report)."""
+
+    flags: list[Flag] = field(default_factory=list)
+    readings: int = 0
+    skipped_lines: int = 0
+
+
+def read_telemetry(path: Path) -> Iterator[Reading | None]:
+    """Readings from a telemetry JSON-lines file (``None`` for a malformed line)."""
+    try:
+        src = path.open("rb")
+    except OSError as exc:
+        raise EvaluationError(f"{path}: cannot read: {exc}") from exc
+    with src:
+        for line in src:
+            if not line.strip():
+                continue
+            try:
+                item = orjson.loads(line)
+                topic = str(item["topic"])
+                if "payload_b64" in item:
+                    payload = orjson.loads(base64.b64decode(item["payload_b64"]))
+                else:
+                    payload = orjson.loads(str(item["payload"]))
+                parts = topic.split("/")
+                if len(parts) != 5:
+                    raise ValueError(f"topic {topic!r} is not prognos/<site>/<type>/<device>/...")
+                _, site, asset_type, device, _ = parts
+                batch = payload.get("readings", [payload])
+                for entry in batch:
+                    metrics = {k: float(v) for k, v in entry["metrics"].items()}
+                    yield Reading(device, asset_type, site, parse_ts_ns(entry["ts"]), metrics)
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, ContractError):
+                yield None
+
+
+def read_truth(path: Path) -> list[dict[str, Any]]:
+    """The ground-truth records (one JSON object per device and line)."""
+    records = []
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise EvaluationError(f"{path}: cannot read: {exc}") from exc
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or "device" not in record:
+                raise ValueError("expected an object with a device")
+            for key in ("faults", "sensor_faults", "window_start_ns", "window_end_ns"):
+                if key not in record:
+                    raise ValueError(f"missing {key}")
+        except ValueError as exc:
+            raise EvaluationError(f"{path}:{line_no}: not a truth record: {exc}") from exc
+        records.append(record)
+    if not records:
+        raise EvaluationError(f"{path}: no truth records")
+    return records
+
+
+def run_engine(telemetry: Path, config: DetectionConfig | None = None) -> SimOutcome:
+    """All flag events of the engine over the telemetry file."""
+    engine = DetectionEngine(config=config)
+    out = SimOutcome()
+    for reading in read_telemetry(telemetry):
+        if reading is None:
+            out.skipped_lines += 1
+            continue
+        out.readings += 1
+        out.flags += engine.process(reading)
+    return out
+
+
+def score(flags: list[Flag], truth: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fleet metrics of issue 6 from flag events and ground truth."""
+    opened_eq: dict[str, list[int]] = {}
+    opened_sensor: dict[tuple[str, str], list[int]] = {}
+    for f in flags:
+        if f.state is not FlagState.OPENED:
+            continue
+        if f.kind is FlagKind.EQUIPMENT:
+            opened_eq.setdefault(f.device, []).append(f.opened_ns)
+        else:
+            opened_sensor.setdefault((f.device, f.metrics[0]), []).append(f.opened_ns)
+    faults = detected = false_flags = 0
+    leads_s: list[float] = []
+    fractions: list[float] = []
+    device_ns = 0
+    sensor_total = sensor_ok = 0
+    for rec in truth:
+        dev = rec["device"]
+        device_ns += int(rec["window_end_ns"]) - int(rec["window_start_ns"])
+        spans = [
+            (int(f["onset_ns"]), int(f["failure_ns"]))
+            for f in rec["faults"]
+            if f.get("failure_in_window", True)
+        ]
+        times = sorted(opened_eq.get(dev, []))
+        explained: set[int] = set()
+        for onset, failure in spans:
+            faults += 1
+            hits = [t for t in times if onset <= t < failure]
+            if hits:
+                detected += 1
+                leads_s.append((failure - hits[0]) / 1e9)
+                fractions.append((failure - hits[0]) / max(failure - onset, 1))
+        for t in times:
+            # Flags after a fault's onset belong to it (the machine stays failed).
+            if any(onset <= t for onset, _ in spans):
+                explained.add(t)
+        false_flags += len([t for t in times if t not in explained])
+        for sf in rec["sensor_faults"]:
+            sensor_total += 1
+            start, end = int(sf["start_ns"]), int(sf["end_ns"]) + SENSOR_GRACE_NS
+            equipment_blamed = any(start <= t <= end and t not in explained for t in times)
+            if sf["metric"] == "*":
+                seen = True
+            else:
+                seen = any(start <= t <= end for t in opened_sensor.get((dev, sf["metric"]), []))
+            sensor_ok += int(seen and not equipment_blamed)
+    device_days = device_ns / DAY_NS
+    return {
+        "faults": faults,
+        "recall_before_failure": detected / faults if faults else 0.0,
+        "lead_time_median_s": statistics.median(leads_s) if leads_s else None,
+        "lead_fraction_median": statistics.median(fractions) if fractions else None,
+        "false_flags_per_100_device_days": 100.0 * false_flags / device_days
+        if device_days
+        else 0.0,
+        "sensor_fault_accuracy": sensor_ok / sensor_total if sensor_total else None,
+        "devices": len(truth),
+        "device_days": device_days,
+        "false_flags": false_flags,
+        "sensor_faults": sensor_total,
+    }

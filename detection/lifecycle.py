@@ -1,0 +1,308 @@
+"""Equipment flag lifecycle: one device score in, opened/updated/cleared flags out.
+
+The device score is the worst deviation over its metrics (smoothed robust z,
+scaled CUSUM, hard limits) and its healthy envelope. Hysteresis (open above
+``z_open`` for ``open_readings``, clear below ``z_clear`` for
+``clear_readings``) and rate-limited updates keep a flapping signal to one flag.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from prognos.detection.config import DetectionConfig
+from prognos.detection.flags import Flag, FlagKind, FlagState, Severity
+from prognos.detection.profiles import AssetProfile
+from prognos.detection.series import SETTLING, DeviceState, new_tracker
+
+#: Detector name of a single extreme reading (opens at once, see ``z_point``).
+POINT = "point"
+_RANK = {s.value: i for i, s in enumerate(Severity)}
+
+
+def track_drift(dev: DeviceState, profile: AssetProfile, cfg: DetectionConfig) -> None:
+    """Mark metrics that deviate alone for ``drift_readings`` as drifting instruments."""
+    for name, series in dev.series.items():
+        if not profile.can_drift(name):
+            continue
+        if series.drifting:
+            series.drifting = abs(series.z_smooth) >= cfg.z_clear
+            series.alone = 0
+            continue
+        if abs(series.z_smooth) < cfg.z_open or _companion_moved(dev, profile, cfg, name):
+            series.alone = 0
+            continue
+        series.alone += 1
+        if series.alone >= cfg.drift_readings and dev.eq["flag_id"] is None:
+            series.drifting, series.alone = True, 0
+
+
+def _companion_moved(
+    dev: DeviceState, profile: AssetProfile, cfg: DetectionConfig, name: str
+) -> bool:
+    return any(
+        other != name
+        and profile.scored(other)
+        and not s.drifting
+        and profile.spec(other).badness(s.dev) >= cfg.z_moved
+        for other, s in dev.series.items()
+    )
+
+
+def _counts(dev: DeviceState, profile: AssetProfile, cfg: DetectionConfig, name: str) -> bool:
+    """Whether a metric may drive the equipment score now.
+
+    A drifting instrument never does; a drift-prone metric deviating alone waits
+    (up to ``drift_readings``) for a companion before it may.
+    """
+    series = dev.series[name]
+    if not profile.scored(name) or series.drifting:
+        return False
+    return not (series.alone > 0 and profile.can_drift(name))
+
+
+def device_score(
+    dev: DeviceState,
+    profile: AssetProfile,
+    cfg: DetectionConfig,
+) -> tuple[float, str]:
+    """The device's equipment score (in z units) and the detector that set it."""
+    best, detector = 0.0, "robust_z"
+    for name, series in dev.series.items():
+        if not _counts(dev, profile, cfg, name):
+            continue
+        spec = profile.spec(name)
+        bad = spec.badness(series.dev)
+        det = "robust_z" if abs(series.z_smooth) >= abs(series.dev) else "cusum"
+        if series.usable and math.isfinite(series.last_value):
+            level = spec.limit_level(series.last_value)
+            if level and bad < cfg.z_open * (1.0 + 0.5 * level):
+                bad, det = cfg.z_open * (1.0 + 0.5 * level), "hard_limit"
+        point = spec.badness(series.z_raw)
+        if point >= max(cfg.z_point, 1.2 * series.z_warm_max) and point > bad:
+            bad, det = point, POINT
+        if bad > best:
+            best, detector = bad, det
+    if dev.envelope is not None:
+        env = cfg.z_open * dev.env_smooth / cfg.envelope_open
+        if env > best:
+            best, detector = env, "envelope"
+    return best, detector
+
+
+def _moved(dev: DeviceState, profile: AssetProfile, cfg: DetectionConfig) -> dict[str, float]:
+    moved: dict[str, float] = {}
+    for name, series in dev.series.items():
+        if not profile.scored(name) or series.drifting:
+            continue
+        spec = profile.spec(name)
+        limit = series.usable and spec.limit_level(series.last_value) > 0
+        if spec.badness(series.dev) >= cfg.z_moved or limit:
+            moved[name] = series.dev if series.dev != 0 else 1.0
+    if not moved and dev.envelope is not None:
+        for name, share in dev.env_contrib.items():
+            if share >= 0.25 and name in dev.series:
+                moved[name] = dev.series[name].z_smooth or 1.0
+    return moved
+
+
+def _severity(
+    score: float, limit_level: int, rul_s: float | None, cfg: DetectionConfig
+) -> Severity:
+    rank = 1 if score >= 1.5 * cfg.z_open else 0
+    if limit_level >= 1 or (rul_s is not None and rul_s < 24 * 3600):
+        rank = max(rank, 2)
+    if limit_level >= 2 or (rul_s is not None and rul_s < 4 * 3600):
+        rank = 3
+    return list(Severity)[rank]
+
+
+def _describe(
+    dev: DeviceState, profile: AssetProfile, cfg: DetectionConfig, score: float, ts_ns: int
+) -> dict[str, Any]:
+    """Hypothesis, metrics, evidence, predicted failure and severity right now."""
+    moved = _moved(dev, profile, cfg)
+    matches = profile.matches(moved)
+    mode, match = profile.hypothesis(moved)
+    # The hypothesis made when the flag opened stands (the first metrics to move are
+    # the most telling; late in a failure everything moves); only "unknown" is refined.
+    current = dev.eq["failure_mode"]
+    if current and current != "unknown":
+        mode, match = current, matches.get(current, 0.0)
+    order = sorted(moved, key=lambda n: -profile.spec(n).badness(moved[n]))
+    if not order and dev.series:
+        order = [max(dev.series, key=lambda n: profile.spec(n).badness(dev.series[n].dev))]
+    evidence: dict[str, float] = {"match": match}
+    limit_level, rul = 0, None
+    predicted: int | None = None
+    for name in order:
+        series, spec = dev.series[name], profile.spec(name)
+        if math.isfinite(series.last_value):
+            limit_level = max(limit_level, spec.limit_level(series.last_value))
+        limit = spec.trip if spec.trip is not None else spec.warn
+        if limit is None:
+            continue
+        eta = series.trend.time_to(ts_ns, limit)
+        if eta is not None and (rul is None or eta[0] < rul):
+            rul = eta[0]
+            evidence.update(
+                rul_s=eta[0], rul_low_s=eta[1], rul_high_s=eta[2] if math.isfinite(eta[2]) else -1.0
+            )
+            predicted = ts_ns + int(eta[0] * 1e9)
+    if order:
+        top = dev.series[order[0]]
+        evidence.update(
+            baseline=top.base.level,
+            latest=top.last_value,
+            z=top.dev,
+            slope_per_h=top.trend.slope_per_h(),
+        )
+    if dev.envelope is not None:
+        evidence["envelope"] = dev.env_smooth
+        top = sorted(dev.env_contrib.items(), key=lambda kv: -kv[1])[:3]
+        evidence.update({f"contribution_{name}": share for name, share in top})
+    return {
+        "failure_mode": mode,
+        "metrics": order,
+        "evidence": evidence,
+        "predicted": predicted,
+        "severity": _severity(score, limit_level, rul, cfg),
+    }
+
+
+def equipment_step(
+    dev: DeviceState,
+    profile: AssetProfile,
+    cfg: DetectionConfig,
+    score: float,
+    detector: str,
+    ts_ns: int,
+) -> list[Flag]:
+    """Advance the device's equipment flag by one reading."""
+    t = dev.eq
+    t["n"] += 1
+    if t["flag_id"] is not None and dev.suppressed.get(t["failure_mode"], 0) > ts_ns:
+        flag = _flag(
+            dev,
+            t,
+            FlagState.CLEARED,
+            score,
+            ts_ns,
+            None,
+            {"suppressed": 1.0},
+            Severity(t["severity"]),
+        )
+        dev.eq = new_tracker()
+        return [flag]
+    if t["flag_id"] is None:
+        # While the models settle after warm-up, only a clear deviation opens a flag.
+        needed = cfg.z_open * (cfg.settle_open_factor if dev.stage == SETTLING else 1.0)
+        if score >= needed:
+            t["above"] += 1
+            if t["above"] == 1:
+                t["window_start_ns"] = ts_ns
+        else:
+            t["above"] = 0
+        if detector == POINT:
+            t["above"] = max(t["above"], cfg.open_readings)
+        if t["above"] < cfg.open_readings:
+            return []
+        info = _describe(dev, profile, cfg, score, ts_ns)
+        if dev.suppressed.get(info["failure_mode"], 0) > ts_ns:
+            return []
+        t.update(
+            flag_id=f"{dev.device}:equipment:{ts_ns}",
+            opened_ns=ts_ns,
+            below=0,
+            last_emit_n=t["n"],
+            last_score=score,
+            severity=info["severity"].value,
+            failure_mode=info["failure_mode"],
+            detector=detector,
+            metrics=info["metrics"],
+        )
+        return [
+            _flag(
+                dev,
+                t,
+                FlagState.OPENED,
+                score,
+                ts_ns,
+                info["predicted"],
+                info["evidence"],
+                info["severity"],
+            )
+        ]
+    t["below"] = t["below"] + 1 if score < cfg.z_clear else 0
+    if t["below"] >= cfg.clear_readings:
+        flag = _flag(dev, t, FlagState.CLEARED, score, ts_ns, None, {}, Severity(t["severity"]))
+        dev.eq = new_tracker()
+        for series in dev.series.values():
+            series.cusum.reset()
+        return [flag]
+    info = _describe(dev, profile, cfg, score, ts_ns)
+    # Severity of an open flag only rises: a planner should not see it flap.
+    if _RANK[info["severity"].value] < _RANK[t["severity"]]:
+        info["severity"] = Severity(t["severity"])
+    rose = _RANK[info["severity"].value] > _RANK[t["severity"]]
+    due = t["n"] - t["last_emit_n"] >= cfg.update_min_readings
+    ratio = score / t["last_score"] if t["last_score"] > 0 else math.inf
+    material = (
+        info["severity"].value != t["severity"]
+        or info["failure_mode"] != t["failure_mode"]
+        or ratio >= cfg.update_score_ratio  # a rise is news; a fall waits for the clear
+    )
+    if not (rose or (due and material)):
+        return []
+    t.update(
+        last_emit_n=t["n"],
+        last_score=score,
+        severity=info["severity"].value,
+        failure_mode=info["failure_mode"],
+        detector=detector,
+        metrics=info["metrics"],
+    )
+    return [
+        _flag(
+            dev,
+            t,
+            FlagState.UPDATED,
+            score,
+            ts_ns,
+            info["predicted"],
+            info["evidence"],
+            info["severity"],
+        )
+    ]
+
+
+def _flag(
+    dev: DeviceState,
+    t: dict[str, Any],
+    state: FlagState,
+    score: float,
+    ts_ns: int,
+    predicted: int | None,
+    evidence: dict[str, float],
+    severity: Severity,
+) -> Flag:
+    return Flag(
+        flag_id=t["flag_id"],
+        device=dev.device,
+        asset_type=dev.asset_type,
+        site=dev.site,
+        kind=FlagKind.EQUIPMENT,
+        state=state,
+        detector=t["detector"],
+        metrics=tuple(t["metrics"]),
+        failure_mode=t["failure_mode"] or "unknown",
+        score=float(score),
+        severity=severity,
+        opened_ns=t["opened_ns"],
+        updated_ns=ts_ns,
+        window_start_ns=t["window_start_ns"],
+        window_end_ns=ts_ns,
+        predicted_failure_ns=predicted,
+        evidence=evidence,
+    )

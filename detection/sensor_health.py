@@ -1,0 +1,160 @@
+"""Instrument health: is this sensor still telling the truth?
+
+A flat-lined, missing, spiking, noisy or impossible value is a fault of the
+instrument, not of the machine. Catching it here keeps those readings out of
+the equipment detectors and turns them into sensor flags instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from prognos.detection.detectors import _Plain, alpha_for
+
+
+@dataclass(frozen=True, slots=True)
+class SensorHealthConfig:
+    """Knobs of the instrument-health checks (counts are in readings)."""
+
+    stuck_readings: int = 30
+    dropout_readings: int = 5
+    spike_k: float = 8.0
+    spikes_to_flag: float = 3.0
+    spike_half_life: float = 120.0
+    noise_ratio: float = 4.0
+    noise_readings: int = 10
+    clear_readings: int = 30
+    diff_half_life: float = 500.0
+
+
+class SensorHealth(_Plain):
+    """Per-metric checks for stuck, dropout, out-of-range, spikes and noise bursts.
+
+    ``check`` returns ``(fault, usable)``: the current fault kind (or ``None``)
+    and whether this value may feed the equipment detectors.
+
+    >>> cfg = SensorHealthConfig(stuck_readings=5)
+    >>> sh = SensorHealth(0.0, 10.0)
+    >>> for i in range(10):
+    ...     _ = sh.check(5.0 + 0.1 * (i % 3), cfg)
+    >>> [sh.check(5.0, cfg)[0] for _ in range(6)][-1]
+    'stuck'
+    """
+
+    _fields = (
+        "valid_min",
+        "valid_max",
+        "last",
+        "prev",
+        "diff_scale",
+        "diff_short",
+        "same",
+        "missing",
+        "spike_level",
+        "noisy",
+        "fault",
+        "ok",
+        "n",
+        "nd",
+    )
+
+    def __init__(self, valid_min: float, valid_max: float) -> None:
+        self.valid_min = valid_min if math.isfinite(valid_min) else None
+        self.valid_max = valid_max if math.isfinite(valid_max) else None
+        self.last: float | None = None
+        self.prev: float | None = None
+        self.diff_scale = 0.0
+        self.diff_short = 0.0
+        self.same = 0
+        self.missing = 0
+        self.spike_level = 0.0
+        self.noisy = 0
+        self.fault: str | None = None
+        self.ok = 0
+        self.n = 0
+        self.nd = 0  # steps the usual step size was learned from (machine running)
+
+    def check(
+        self, x: float | None, cfg: SensorHealthConfig, running: bool = True
+    ) -> tuple[str | None, bool]:
+        """Judge one value; ``running=False`` (machine stopped) pauses the step statistics."""
+        condition, usable = self._condition(x, cfg, running)
+        if condition is not None:
+            self.fault, self.ok = condition, 0
+        elif self.fault is not None:
+            self.ok += 1
+            if self.ok >= cfg.clear_readings:
+                self.fault, self.ok = None, 0
+        return self.fault, usable and self.fault is None
+
+    def _condition(
+        self, x: float | None, cfg: SensorHealthConfig, running: bool
+    ) -> tuple[str | None, bool]:
+        if x is None or not math.isfinite(x):
+            if self.n > 0:
+                self.missing += 1
+            if self.missing >= cfg.dropout_readings:
+                return "dropout", False
+            return None, False
+        self.missing = 0
+        self.spike_level *= 1.0 - alpha_for(cfg.spike_half_life)
+        if (self.valid_min is not None and x < self.valid_min) or (
+            self.valid_max is not None and x > self.valid_max
+        ):
+            return "out_of_range", False
+        condition: str | None = None
+        usable = True
+        last, prev = self.last, self.prev
+        if last is not None and not running:
+            # A stopped machine's readings say nothing about the running noise level.
+            self.same = 0
+            self.diff_short *= 1.0 - alpha_for(5.0)
+            self.noisy = 0
+        elif last is not None:
+            step = x - last
+            tiny = 1e-9 * max(1.0, abs(x))
+            self.same = self.same + 1 if abs(step) <= tiny else 0
+            if self.same >= cfg.stuck_readings and self.diff_scale > tiny:
+                condition, usable = "stuck", False
+            elif self.same >= cfg.stuck_readings:
+                usable = False
+            big = cfg.spike_k * self.diff_scale
+            if self.nd > 20 and big > 0 and abs(step) > big:
+                usable = False  # a jump: wait one reading to see if it returns
+                if prev is not None:
+                    before = last - prev
+                    if (
+                        self.diff_short < 0.2  # isolated, not inside a noise burst
+                        and abs(before) > big
+                        and before * step < 0
+                        and abs(x - prev) < 0.3 * abs(before)
+                    ):
+                        self.spike_level += 1.0
+            # Share of recent steps far above the usual step: one load step or trip is a
+            # single big step, a noise burst is many in a row.
+            # A burst is many big steps that keep changing sign; a ramp (start-up, load
+            # change) is big steps in one direction.
+            flips = prev is not None and step * (last - prev) < 0
+            wild = (
+                1.0 if flips and abs(step) > cfg.noise_ratio * max(self.diff_scale, tiny) else 0.0
+            )
+            if x == 0.0 or last == 0.0:
+                wild = 0.0
+            self.diff_short += alpha_for(5.0) * (wild - self.diff_short)
+            if self.nd > 20 and self.diff_short > 0.3:
+                self.noisy += 1
+            else:
+                self.noisy = 0
+            if self.noisy >= cfg.noise_readings and condition is None:
+                condition, usable = "noise_burst", False
+            if self.spike_level >= cfg.spikes_to_flag and condition is None:
+                condition = "spikes"
+            if condition is None and usable and x != 0.0 and last != 0.0:
+                a = 1.0 / (self.nd + 1) if self.nd < 50 else alpha_for(cfg.diff_half_life)
+                cap = 5.0 * self.diff_scale if self.nd > 20 else abs(step)
+                self.diff_scale += a * (min(abs(step), cap) - self.diff_scale)
+                self.nd += 1
+        self.prev, self.last = last, x
+        self.n += 1
+        return condition, usable

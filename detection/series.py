@@ -1,0 +1,315 @@
+"""Per-series and per-device detector state: the numbers the engine keeps between readings.
+
+A ``MetricSeries`` holds everything about one metric of one device (sensor
+health, condition model, baseline, CUSUM, trend); a ``DeviceState`` holds the
+series of a device, its warm-up rows and healthy envelope. Both are bounded
+(a fixed handful of floats per series; warm-up rows are dropped once fitted)
+and serialise to plain JSON for checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from prognos.detection.condition import ConditionModel
+from prognos.detection.config import DetectionConfig
+from prognos.detection.detectors import Cusum, RobustZ, TrendFit, alpha_for
+from prognos.detection.envelope import PcaEnvelope
+from prognos.detection.errors import StateError
+from prognos.detection.profiles import AssetProfile, MetricSpec
+from prognos.detection.sensor_health import SensorHealth
+
+#: Warm-up rows carry their timestamp under this key (never a metric name).
+TS_KEY = "__ts_ns"
+#: Lagged copies of condition metrics (thermal inertia) are named ``<metric>~lag``.
+LAG_SUFFIX = "~lag"
+SLOW_SUFFIX = "~slow"
+#: Pseudo-condition: 1 while the machine runs, 0 when stopped (machines heat when running).
+RUN_KEY = "__running"
+#: Device stages: learning only, scoring while the models settle, fully ready.
+WARMING, SETTLING, READY = 0, 1, 2
+
+
+def condition_names(profile: AssetProfile) -> list[str]:
+    """The condition features of a profile: its condition metrics and the run state."""
+    names = list(profile.condition_metrics)
+    if profile.running_metric is not None:
+        names.append(RUN_KEY)
+    return names
+
+
+class MetricSeries:
+    """Detector state of one metric of one device."""
+
+    def __init__(self, spec: MetricSpec, cfg: DetectionConfig) -> None:
+        self.health = SensorHealth(spec.valid_min, spec.valid_max)
+        self.model = ConditionModel.none()
+        self.base = RobustZ(cfg.baseline_half_life, floor=max(spec.min_scale / 1.4826, 1e-9))
+        self.cusum = Cusum(cfg.cusum_k, cap=2.0 * cfg.cusum_h)
+        self.trend = TrendFit(cfg.trend_half_life)
+        self.z_smooth = 0.0
+        self.dev = 0.0  # signed deviation used for scoring (z_smooth or scaled CUSUM)
+        self.z_raw = 0.0
+        self.expected = 0.0  # the condition model's value for the reading last scored
+        self.z_warm_max = 0.0
+        self.alone = 0  # readings this metric has deviated with no companion moving
+        self.drifting = False
+        self.last_value = float("nan")
+        self.usable = False
+
+    def seed(self, name: str, rows: list[dict[str, float]], profile: AssetProfile) -> None:
+        """Fit the condition model and baseline on this metric's warm-up rows.
+
+        Temperatures are modelled above ambient on the lagged load (thermal
+        mass); everything else on the instantaneous load.
+        """
+        own = [r for r in rows if name in r]
+        loads = [c for c in condition_names(profile) if c != name]
+        ambient = profile.ambient_metric
+        offset: str | None = None
+        if profile.spec(name).above_ambient and ambient:
+            regressors = [c + sfx for c in loads for sfx in (LAG_SUFFIX, SLOW_SUFFIX)]
+            key = ambient + LAG_SUFFIX
+            # Without an ambient sensor on the device, the temperature itself is modelled.
+            if 2 * sum(1 for r in own if key in r) >= len(own) > 0:
+                offset = key
+        else:
+            regressors = loads
+        values = [r[name] for r in own]
+        self.model = ConditionModel.fit(regressors, own, values, offset=offset)
+        own = [r for r in own if offset is None or offset in r]
+        residuals = [r[name] - self.model.expected(r) for r in own]
+        self.base.seed(residuals)
+        # The largest excursion seen while healthy: a lone reading must beat it to
+        # count as a point anomaly.
+        self.z_warm_max = max((abs(self.base.score_one(0, v)) for v in residuals), default=0.0)
+        for r in own:
+            self.trend.learn_one(int(r[TS_KEY]), r[name])
+
+    def score(
+        self,
+        ts_ns: int,
+        x: float,
+        condition: dict[str, float],
+        cfg: DetectionConfig,
+    ) -> float:
+        """Update the scoring state with a usable value; return the raw z."""
+        expected = self.model.expected(condition)
+        self.expected = expected
+        z = self.base.score_one(ts_ns, x - expected)
+        self.z_raw = z
+        zc = min(max(z, -cfg.z_clip), cfg.z_clip)
+        self.z_smooth += alpha_for(cfg.smooth_half_life) * (zc - self.z_smooth)
+        signed_cusum = self.cusum.score_one(ts_ns, zc)
+        scaled = signed_cusum / cfg.cusum_h * cfg.z_open
+        self.dev = self.z_smooth if abs(self.z_smooth) >= abs(scaled) else scaled
+        self.trend.learn_one(ts_ns, x)
+        self.last_value = x
+        return z
+
+    def learn(self, ts_ns: int, x: float, condition: dict[str, float], rate: float) -> None:
+        """Learn from the value just scored (``score`` must have run on this reading)."""
+        self.base.learn_one(ts_ns, x - self.expected, rate)
+        if rate >= 1.0:
+            self.model.learn(condition, x, self.base.alpha)
+
+    def idle(self, cfg: DetectionConfig) -> None:
+        """No usable value this reading: let the smoothed deviation fade."""
+        self.z_raw = 0.0
+        self.z_smooth *= 1.0 - alpha_for(cfg.smooth_half_life)
+        self.dev = self.z_smooth
+
+    def baseline_value(self, condition: dict[str, float]) -> float:
+        return self.base.level + self.model.expected(condition)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "health": self.health.to_dict(),
+            "model": self.model.to_dict(),
+            "base": self.base.to_dict(),
+            "cusum": self.cusum.to_dict(),
+            "trend": self.trend.to_dict(),
+            "z_smooth": self.z_smooth,
+            "z_raw": self.z_raw,
+            "expected": self.expected,
+            "alone": self.alone,
+            "z_warm_max": self.z_warm_max,
+            "drifting": self.drifting,
+            "dev": self.dev,
+            "last_value": self.last_value if math.isfinite(self.last_value) else None,
+            "usable": self.usable,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> MetricSeries:
+        obj = cls.__new__(cls)
+        try:
+            obj.health = SensorHealth.from_dict(state["health"])
+            obj.model = ConditionModel.from_dict(state["model"])
+            obj.base = RobustZ.from_dict(state["base"])
+            obj.cusum = Cusum.from_dict(state["cusum"])
+            obj.trend = TrendFit.from_dict(state["trend"])
+            obj.z_smooth = float(state["z_smooth"])
+            obj.z_raw = float(state["z_raw"])
+            obj.expected = float(state["expected"])
+            obj.alone = int(state["alone"])
+            obj.z_warm_max = float(state["z_warm_max"])
+            obj.drifting = bool(state["drifting"])
+            obj.dev = float(state["dev"])
+            last = state["last_value"]
+            obj.last_value = float("nan") if last is None else float(last)
+            obj.usable = bool(state["usable"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateError(f"metric series state is malformed: {exc}") from exc
+        return obj
+
+
+class DeviceState:
+    """Everything the engine remembers about one device."""
+
+    def __init__(self, device: str, asset_type: str, site: str) -> None:
+        self.device = device
+        self.asset_type = asset_type
+        self.site = site
+        self.series: dict[str, MetricSeries] = {}
+        self.warm: list[dict[str, float]] | None = []
+        self.envelope: PcaEnvelope | None = None
+        self.env_smooth = 0.0
+        self.env_contrib: dict[str, float] = {}
+        self.last_ts = -1
+        self.stage = WARMING
+        self.settled = 0
+        self.lags: dict[str, float] = {}
+        self.n = 0
+        self.eq: dict[str, Any] = new_tracker()
+        self.sensor: dict[str, dict[str, Any]] = {}
+        self.suppressed: dict[str, int] = {}
+
+    def features(
+        self, values: dict[str, float], profile: AssetProfile, dt_s: float, cfg: DetectionConfig
+    ) -> dict[str, float]:
+        """Values plus lagged condition metrics (first-order lag, ``condition_lag_s``)."""
+        out = dict(values)
+        dt = max(dt_s, 0.0)
+        running = profile.running_metric
+        if running is not None and running in values:
+            out[RUN_KEY] = 1.0 if values[running] > 0.0 else 0.0
+        for name in condition_names(profile):
+            x = out.get(name)
+            if x is None:
+                continue
+            for suffix, tau_s in (
+                (LAG_SUFFIX, cfg.condition_lag_s / 3.0),
+                (SLOW_SUFFIX, 4.0 * cfg.condition_lag_s / 3.0),
+            ):
+                key = name + suffix
+                prev = self.lags.get(key)
+                lag = x if prev is None else prev + (1.0 - math.exp(-dt / tau_s)) * (x - prev)
+                self.lags[key] = lag
+                out[key] = lag
+        ambient = profile.ambient_metric
+        if ambient:
+            x = values.get(ambient)
+            prev = self.lags.get(ambient)
+            if x is not None:
+                k = 1.0 - math.exp(-dt / cfg.condition_lag_s)
+                prev = x if prev is None else prev + k * (x - prev)
+                self.lags[ambient] = prev
+            if prev is not None:
+                out[ambient + LAG_SUFFIX] = prev
+        return out
+
+    @property
+    def ready(self) -> bool:
+        """Past the first warm-up: readings are scored (settling or fully ready)."""
+        return self.stage != WARMING
+
+    def finish_warmup(self, profile: AssetProfile, cfg: DetectionConfig) -> None:
+        """Fit the models on the warm-up rows; start settling, or be ready if none."""
+        self._fit(profile, cfg)
+        if cfg.settle_readings > 0:
+            self.stage = SETTLING
+        else:
+            self.stage, self.warm = READY, None
+
+    def finish_settling(self, profile: AssetProfile, cfg: DetectionConfig) -> None:
+        """Refit on warm-up plus calm settling rows (a fuller picture of normal)."""
+        self._fit(profile, cfg)
+        for series in self.series.values():
+            series.cusum.reset()
+            series.z_smooth = series.dev = 0.0
+        self.stage, self.warm = READY, None
+
+    def _fit(self, profile: AssetProfile, cfg: DetectionConfig) -> None:
+        rows = self.warm or []
+        for name, series in self.series.items():
+            series.seed(name, rows, profile)
+        if cfg.use_envelope:
+            names = sorted(self.series)
+            full = [r for r in rows if all(n in r for n in names)]
+            if len(names) >= 2 and len(full) >= max(20, 2 * len(names)):
+                matrix = np.array([[r[n] for n in names] for r in full])
+                self.envelope = PcaEnvelope.fit(names, matrix, quantile=cfg.envelope_quantile)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "asset_type": self.asset_type,
+            "site": self.site,
+            "series": {k: s.to_dict() for k, s in self.series.items()},
+            "warm": self.warm,
+            "stage": self.stage,
+            "settled": self.settled,
+            "envelope": None if self.envelope is None else self.envelope.to_dict(),
+            "env_smooth": self.env_smooth,
+            "env_contrib": self.env_contrib,
+            "last_ts": self.last_ts,
+            "lags": self.lags,
+            "n": self.n,
+            "eq": self.eq,
+            "sensor": self.sensor,
+            "suppressed": self.suppressed,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> DeviceState:
+        try:
+            obj = cls(state["device"], state["asset_type"], state["site"])
+            obj.series = {k: MetricSeries.from_dict(v) for k, v in state["series"].items()}
+            obj.warm = state["warm"]
+            obj.stage = int(state["stage"])
+            obj.settled = int(state["settled"])
+            env = state["envelope"]
+            obj.envelope = None if env is None else PcaEnvelope.from_dict(env)
+            obj.env_smooth = float(state["env_smooth"])
+            obj.env_contrib = dict(state["env_contrib"])
+            obj.last_ts = int(state["last_ts"])
+            obj.lags = {k: float(v) for k, v in state["lags"].items()}
+            obj.n = int(state["n"])
+            obj.eq = dict(state["eq"])
+            obj.sensor = {k: dict(v) for k, v in state["sensor"].items()}
+            obj.suppressed = {k: int(v) for k, v in state["suppressed"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StateError(f"device state is malformed: {exc}") from exc
+        return obj
+
+
+def new_tracker() -> dict[str, Any]:
+    """Lifecycle state of one (possible) flag: plain JSON-able values."""
+    return {
+        "flag_id": None,
+        "opened_ns": 0,
+        "window_start_ns": 0,
+        "above": 0,
+        "below": 0,
+        "last_emit_n": 0,
+        "last_score": 0.0,
+        "severity": "",
+        "failure_mode": "",
+        "detector": "",
+        "metrics": [],
+        "n": 0,
+    }
