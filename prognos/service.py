@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -263,7 +264,7 @@ def run_service(settings: Settings, ready: Callable[[str], None] | None = None) 
 
 
 class _Server(uvicorn.Server):
-    """uvicorn that ends the pages' live-update streams first on Ctrl-C.
+    """uvicorn that ends the pages' live-update streams first on Ctrl-C or SIGTERM.
 
     Graceful shutdown waits for open responses; an open page holds one
     forever (server-sent events), so the streams are closed before it waits.
@@ -275,7 +276,13 @@ class _Server(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         self._events.close()
-        super().handle_exit(sig, frame)
+        # uvicorn would re-raise the signal once it has stopped, which for
+        # SIGTERM ends the process before the pipeline drains, the detector
+        # state is checkpointed and the demo's child servers are stopped.
+        # Stopping is enough: run() returns and the caller cleans up.
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        self.should_exit = True
 
 
 def _announce_when_started(server: uvicorn.Server, url: str, ready: Callable[[str], None]) -> None:

@@ -1,0 +1,5 @@
+"""`python -m prognos`: the same as the `prognos` command."""
+
+from prognos.cli import main
+
+main()
