@@ -140,6 +140,17 @@ def test_bearing_fault_becomes_one_work_order(
         assert detail.status_code == 200, detail.text
         order = detail.json()
 
+        # The fleet view and the service's own metrics see the same traffic.
+        devices = {d["device"]: d for d in http.get("/api/v1/fleet/devices").json()["items"]}
+        assert set(devices) == {d.id for d in fleet.devices}
+        metrics = http.get("/metrics").text
+        written = next(
+            float(line.split()[-1])
+            for line in metrics.splitlines()
+            if line.startswith("prognos_ingest_readings_written_total")
+        )
+        assert written == len(messages)
+
     assert order["catalog_entry_id"] == "pdm-bearing-wear"
     assert order["failure_mode"] == "bearing_wear"
     assert order["tier"] == "vip"
