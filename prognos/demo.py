@@ -17,6 +17,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from prognos.localservers import OS_PACKAGES, InfluxServer, MosquittoServer, find_binary
 from prognos.service import run_service
 from prognos.settings import ApiSettings, InfluxSettings, MqttSettings, Settings
@@ -82,7 +84,7 @@ def run_demo(api_port: int, devices: int, days: float, speed: float, data_dir: P
             registry=fleet_path,
             mqtt=MqttSettings(host=broker.host, port=broker.port, client_id="prognos-demo"),
             influx=InfluxSettings(url=influx.url, api="v1", database="prognos"),
-            api=ApiSettings(host="127.0.0.1", port=api_port, users=users),
+            api=ApiSettings(host="127.0.0.1", port=api_port, users=SecretStr(users)),
         )
 
         def start_fleet(url: str) -> None:
