@@ -44,7 +44,7 @@ class DetectionConfig:
     settle_open_factor: float = 2.0
     settle_z: float = 5.0
     #: Forgetting of the healthy baseline (slow normal change is absorbed at this pace).
-    baseline_half_life: float = 2880.0
+    baseline_half_life: float = 20160.0
     #: Smoothing of the z-score before thresholds apply (noise suppression).
     smooth_half_life: float = 10.0
     z_open: float = 4.0

@@ -94,7 +94,6 @@ class AssetProfile:
     _memo: dict[tuple[str, str], bool] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-    extra: Mapping[str, float] = field(default_factory=dict)
 
     def scored(self, metric: str) -> bool:
         """Whether a metric drives the equipment score (memoised)."""
