@@ -246,6 +246,45 @@ def put_assignment(
     return _answer(deps, order, user)
 
 
+class AssigneeSuggestion(BaseModel):
+    """A qualified engineer for the order, ranked by skills and open workload."""
+
+    engineer: str
+    level: str
+    score: float
+    open_orders: int
+    matched_skills: list[str]
+    missing_skills: list[str]
+    reason: str
+
+
+@router.get(
+    "/{order_id}/assignee-suggestions",
+    response_model=list[AssigneeSuggestion],
+    summary="Qualified engineers for an order, best first (registry engineers)",
+)
+def get_assignee_suggestions(
+    order_id: OrderId,
+    deps: Deps,
+    user: Assigner,
+    limit: Annotated[int, Query(ge=1, le=20)] = 3,
+) -> list[AssigneeSuggestion]:
+    engineers = getattr(deps.registry, "engineers", ())
+    ranked = service.suggest_assignees(deps.uow_factory(), order_id, engineers, limit)
+    return [
+        AssigneeSuggestion(
+            engineer=s.engineer,
+            level=str(s.level),
+            score=s.score,
+            open_orders=s.open_orders,
+            matched_skills=list(s.matched_skills),
+            missing_skills=list(s.missing_skills),
+            reason=s.reason,
+        )
+        for s in ranked
+    ]
+
+
 @router.post("/{order_id}/comments", response_model=WorkOrderDetail, summary="Add a comment")
 def post_comment(
     order_id: OrderId, body: CommentIn, deps: Deps, user: Commenter

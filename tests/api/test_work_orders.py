@@ -288,3 +288,20 @@ def test_checklist_is_for_the_people_doing_the_work(desk: Any) -> None:
     assert got["sop_checklist"][0]["done"] is True and got["version"] == 2
     stale = desk.put(url, {"done": False, "expected_version": 1}, "admin")
     assert_problem(stale, 409, "version")
+
+
+def test_assignee_suggestions_rank_qualified_engineers(desk: Any) -> None:
+    order = desk.raise_order()
+    response = desk.get(f"/api/v1/work-orders/{order.id}/assignee-suggestions?limit=5")
+    assert response.status_code == 200, response.text
+    names = [s["engineer"] for s in response.json()]
+    # The bearing entry needs an intermediate engineer; jun is junior but authorised for it.
+    assert set(names) == {"jun", "ivy", "sam"}
+    scores = [s["score"] for s in response.json()]
+    assert scores == sorted(scores, reverse=True)
+    # Engineers cannot ask who should be assigned; unknown orders are 404.
+    denied = desk.get(
+        f"/api/v1/work-orders/{order.id}/assignee-suggestions", role="junior_engineer"
+    )
+    assert denied.status_code == 403
+    assert desk.get("/api/v1/work-orders/WO-nope/assignee-suggestions").status_code == 404
