@@ -19,13 +19,10 @@ from prognos.tasking import errors as terr
 
 log = logging.getLogger(__name__)
 
-#: Refusals that are about who asks, not about the order's state: answered 403.
-_PERMISSION_WORDS = ("may not", "not authorised", "not the assignee", "needs ")
 
-
-def refusal_status(reason: str) -> int:
+def refusal_status(exc: terr.TransitionRefused) -> int:
     """403 when the domain refused the actor, 409 when it refused the change itself."""
-    return 403 if any(w in reason for w in _PERMISSION_WORDS) else 409
+    return 403 if isinstance(exc, terr.PermissionRefused) else 409
 
 
 def install_domain_error_handlers(app: FastAPI) -> None:
@@ -43,7 +40,7 @@ def install_domain_error_handlers(app: FastAPI) -> None:
                 409, "Version conflict", str(exc), "version-conflict", path, **extra
             )
         if isinstance(exc, terr.TransitionRefused):
-            status = refusal_status(exc.reason)
+            status = refusal_status(exc)
             title = "Not permitted" if status == 403 else "Change refused"
             return problem_response(status, title, exc.reason, "refused", path)
         if isinstance(exc, terr.FileValidationError):

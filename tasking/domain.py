@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from prognos.tasking.errors import InvalidRequestError, TransitionRefused
+from prognos.tasking.errors import InvalidRequestError, PermissionRefused, TransitionRefused
 from prognos.tasking.vocabulary import Level, Priority, Role, Tier
 
 __all__ = [
@@ -262,14 +262,14 @@ class WorkOrder:
         if to == S.CLOSED and role == self.verify_role:
             return
         if role not in roles:
-            raise TransitionRefused(
+            raise PermissionRefused(
                 f"role {role.value} may not move an order {self.status.value} -> {to.value}"
             )
         if to == S.ASSIGNED and self.status in (S.NEW, S.ON_HOLD) and not self.assignee:
             raise TransitionRefused("the order has no assignee; assign an engineer first")
         working = role in _ENGINEERS and to in _ENGINEER_WORK and role != R.SENIOR_ENGINEER
         if working and self.assignee != actor.name:
-            raise TransitionRefused(
+            raise PermissionRefused(
                 f"{actor.name} is not the assignee of order {self.id} "
                 f"(assignee: {self.assignee or 'nobody'})"
             )
@@ -280,12 +280,12 @@ class WorkOrder:
         """Juniors need authorisation for the entry; others need the required level."""
         if level == Level.JUNIOR:
             if self.catalog_entry_id not in authorised:
-                raise TransitionRefused(
+                raise PermissionRefused(
                     f"junior engineer {name} is not authorised for service {self.catalog_entry_id}"
                 )
             return
         if level.rank < self.required_level.rank and self.catalog_entry_id not in authorised:
-            raise TransitionRefused(
+            raise PermissionRefused(
                 f"{name} is {level.value}; service {self.catalog_entry_id} needs "
                 f"{self.required_level.value} or an authorisation"
             )
@@ -336,7 +336,7 @@ class WorkOrder:
             raise InvalidRequestError("assignee must be a non-empty name")
         role = Role(actor.role)
         if role not in _DISPATCH | {R.SENIOR_ENGINEER}:
-            raise TransitionRefused(f"role {role.value} may not assign orders")
+            raise PermissionRefused(f"role {role.value} may not assign orders")
         if self.status not in (S.NEW, S.ASSIGNED, S.ON_HOLD):
             raise TransitionRefused(f"an order that is {self.status.value} cannot be (re)assigned")
         if level is not None:
@@ -419,7 +419,7 @@ class WorkOrder:
         role = Role(actor.role)
         allowed = {R.INTERMEDIATE_ENGINEER, R.SENIOR_ENGINEER} | _GLOBAL
         if role not in allowed:
-            raise TransitionRefused(f"role {role.value} may not request escalation")
+            raise PermissionRefused(f"role {role.value} may not request escalation")
         if not self.is_open:
             raise TransitionRefused(f"a {self.status.value} order cannot be escalated")
         at = _now(now)

@@ -63,6 +63,10 @@ class TransitionRefused(TaskingError):  # noqa: N818 - the domain's own word
         super().__init__(reason)
 
 
+class PermissionRefused(TransitionRefused):
+    """The change is legal for the order, but not for this actor (role, assignee, level)."""
+
+
 class VersionConflictError(TaskingError):
     """The order changed since the caller read it (optimistic concurrency)."""
 

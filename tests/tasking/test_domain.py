@@ -10,7 +10,7 @@ from tasking_testkit import T0, make_flag
 
 from prognos.tasking.catalog import Catalog
 from prognos.tasking.domain import Actor, OrderStatus, Role, Verdict, WorkOrder
-from prognos.tasking.errors import InvalidRequestError, TransitionRefused
+from prognos.tasking.errors import InvalidRequestError, PermissionRefused, TransitionRefused
 from prognos.tasking.intake import new_order
 from prognos.tasking.registry import Registry
 
@@ -115,9 +115,19 @@ def test_illegal_edges_name_the_legal_ones(catalog: Catalog) -> None:
         order_in(catalog, S.NEW).transition("teleported", admin)
 
 
+def test_refusals_say_whether_the_actor_or_the_change_is_wrong(catalog: Catalog) -> None:
+    # An illegal edge is about the order, whoever asks: not a permission problem.
+    with pytest.raises(TransitionRefused) as illegal:
+        order_in(catalog, S.NEW).transition(S.IN_PROGRESS, Actor("root", Role.ADMIN))
+    assert not isinstance(illegal.value, PermissionRefused)
+    # A legal edge refused for the role is.
+    with pytest.raises(PermissionRefused, match="may not"):
+        order_in(catalog, S.NEW).transition(S.CANCELLED, Actor("jo", Role.JUNIOR_ENGINEER))
+
+
 def test_junior_only_on_services_they_are_authorised_for(catalog: Catalog) -> None:
     order = order_in(catalog, S.ASSIGNED, assignee="jo")
-    with pytest.raises(TransitionRefused, match="not authorised for service pdm-bearing-wear"):
+    with pytest.raises(PermissionRefused, match="not authorised for service pdm-bearing-wear"):
         order.transition(S.IN_PROGRESS, Actor("jo", Role.JUNIOR_ENGINEER))
     order.transition(S.IN_PROGRESS, Actor("jo", Role.JUNIOR_ENGINEER, frozenset({ENTRY})))
     assert order.status == S.IN_PROGRESS
@@ -125,7 +135,7 @@ def test_junior_only_on_services_they_are_authorised_for(catalog: Catalog) -> No
 
 def test_engineers_work_only_on_their_own_orders_except_seniors(catalog: Catalog) -> None:
     order = order_in(catalog, S.ASSIGNED, assignee="kim")
-    with pytest.raises(TransitionRefused, match="not the assignee"):
+    with pytest.raises(PermissionRefused, match="not the assignee"):
         order.transition(S.IN_PROGRESS, Actor("lee", Role.INTERMEDIATE_ENGINEER))
     order.transition(S.IN_PROGRESS, Actor("sam", Role.SENIOR_ENGINEER))
     assert order.status == S.IN_PROGRESS
@@ -202,7 +212,7 @@ def test_completion_validates_and_records_everything(catalog: Catalog) -> None:
         order.complete(kim, "done", Verdict.CONFIRMED_FAULT, rating=6)
     with pytest.raises(InvalidRequestError, match="checklist"):
         order.complete(kim, "done", Verdict.CONFIRMED_FAULT, checklist=[True])
-    with pytest.raises(TransitionRefused, match="not the assignee"):
+    with pytest.raises(PermissionRefused, match="not the assignee"):
         order.complete(Actor("lee", Role.INTERMEDIATE_ENGINEER), "done", Verdict.CONFIRMED_FAULT)
     assert order.status == S.IN_PROGRESS
     done = order.complete(
