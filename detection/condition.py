@@ -8,6 +8,8 @@ scoring the residual keeps those normal swings from looking like faults.
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,6 +37,8 @@ class ConditionModel:
     []
     """
 
+    __slots__ = ("_terms", "coefs", "gram", "means", "names", "offset", "pending", "rhs", "scales")
+
     def __init__(
         self,
         names: Sequence[str],
@@ -54,6 +58,9 @@ class ConditionModel:
         self.gram = [list(map(float, r)) for r in gram] if gram is not None else []
         self.rhs = [float(v) for v in rhs] if rhs is not None else []
         self.pending = [list(map(float, r)) for r in pending] if pending is not None else []
+        #: Per regressor (name, mean, scale, linear and squared coefficient), built for
+        #: the current ``coefs`` list (rebuilt whenever that list is replaced).
+        self._terms: tuple[list[float], list[tuple[str, float, float, float, float]]] | None = None
 
     @classmethod
     def none(cls, offset: str | None = None) -> ConditionModel:
@@ -109,22 +116,40 @@ class ConditionModel:
 
     def expected(self, condition: Mapping[str, float]) -> float:
         """What the metric should read under this condition (offset plus regression)."""
-        total = condition.get(self.offset, 0.0) if self.offset else 0.0
-        if not self.coefs:
+        offset = self.offset
+        total = condition.get(offset, 0.0) if offset else 0.0
+        coefs = self.coefs
+        if not coefs:
             return total
         k = len(self.names)
-        total += self.coefs[0]
+        cached = self._terms
+        if cached is None or cached[0] is not coefs:
+            terms = list(
+                zip(
+                    self.names,
+                    self.means,
+                    self.scales,
+                    coefs[1 : 1 + k],
+                    coefs[1 + k : 1 + 2 * k],
+                    strict=True,
+                )
+            )
+            cached = self._terms = (coefs, terms)
+        total += coefs[0]
         zs = []
-        for i, name in enumerate(self.names):
+        for name, mean, scale, linear, square in cached[1]:
             value = condition.get(name)
             # A missing condition reads as its warm-up mean.
-            z = 0.0 if value is None else (value - self.means[i]) / self.scales[i]
+            z = 0.0 if value is None else (value - mean) / scale
             zs.append(z)
-            total += self.coefs[1 + i] * z + self.coefs[1 + k + i] * (z * z - 1.0)
+            total += linear * z + square * (z * z - 1.0)
+        if k < 2:
+            return total  # no pairwise terms
         c = 1 + 2 * k
         for i in range(k):
+            zi = zs[i]
             for j in range(i + 1, k):
-                total += self.coefs[c] * zs[i] * zs[j]
+                total += coefs[c] * zi * zs[j]
                 c += 1
         return total
 
@@ -133,16 +158,25 @@ class ConditionModel:
 
         ``forget`` is the per-reading forgetting factor of the statistics.
         """
-        if not self.coefs or any(n not in condition for n in self.names):
+        if not self.coefs:
+            return
+        try:
+            row = [condition[n] for n in self.names]
+        except KeyError:
             return
         if self.offset is not None:
             if self.offset not in condition:
                 return
             value -= condition[self.offset]
-        self.pending.append([*(condition[n] for n in self.names), value])
+        row.append(value)
+        self.pending.append(row)
         if len(self.pending) < REFIT_EVERY:
             return
-        block = np.asarray(self.pending)
+        width = len(self.pending[0])
+        # Flattened first: much quicker than converting a list of row lists.
+        block = np.fromiter(
+            itertools.chain.from_iterable(self.pending), float, len(self.pending) * width
+        ).reshape(-1, width)
         self.pending = []
         design = self._design(block[:, :-1])
         m = len(block)
@@ -182,6 +216,13 @@ class ConditionModel:
 
 
 def _solve(gram: np.ndarray, rhs: np.ndarray, ridge: float = 1e-4) -> np.ndarray:
-    reg = ridge * np.eye(len(rhs))
+    return np.linalg.solve(gram + _ridge(len(rhs), ridge), rhs)
+
+
+@functools.lru_cache(maxsize=64)
+def _ridge(size: int, ridge: float) -> np.ndarray:
+    """The ridge penalty matrix of a design with ``size`` columns (read-only, shared)."""
+    reg = ridge * np.eye(size)
     reg[0, 0] = 0.0  # the intercept is not shrunk
-    return np.linalg.solve(gram + reg, rhs)
+    reg.flags.writeable = False
+    return reg

@@ -25,6 +25,18 @@ def alpha_for(half_life_readings: float) -> float:
     return 1.0 - 0.5 ** (1.0 / half_life_readings)
 
 
+#: Answers of ``alpha_for`` for plain lookup in per-reading loops; filled by ``alpha_cached``.
+ALPHAS: dict[float, float] = {}
+
+
+def alpha_cached(half_life_readings: float) -> float:
+    """``alpha_for``, remembered in ``ALPHAS`` so hot loops can index it directly."""
+    found = alpha_for(half_life_readings)
+    if len(ALPHAS) < 256:
+        ALPHAS[half_life_readings] = found
+    return found
+
+
 @runtime_checkable
 class Detector(Protocol):
     """The protocol every univariate detector follows."""
@@ -39,6 +51,7 @@ class Detector(Protocol):
 class _Plain:
     """State as plain attributes: ``to_dict``/``from_dict`` round-trip through JSON."""
 
+    __slots__ = ()
     _fields: ClassVar[tuple[str, ...]] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,6 +84,7 @@ class RobustZ(_Plain):
     """
 
     _fields = ("alpha", "level", "mad", "floor", "n")
+    __slots__ = _fields
 
     def __init__(self, half_life_readings: float = 1440.0, floor: float = 1e-9) -> None:
         self.alpha = alpha_for(half_life_readings)
@@ -99,17 +113,29 @@ class RobustZ(_Plain):
         return max(1.4826 * max(self.mad, self.floor), 1e-12)
 
     def score_one(self, ts_ns: int, x: float) -> float:
-        return (x - self.level) / self.scale
+        # ``scale`` inlined (conditionals are the builtin max): this runs for every
+        # reading of every series.
+        mad, floor = self.mad, self.floor
+        s = 1.4826 * (floor if floor > mad else mad)
+        return (x - self.level) / (1e-12 if s < 1e-12 else s)
 
     def learn_one(self, ts_ns: int, x: float, rate: float = 1.0) -> None:
         if self.n == 0:
             self.level, self.n = x, 1
             return
         a = self.alpha * rate
-        s = self.scale
-        clipped = min(max(x, self.level - 3.0 * s), self.level + 3.0 * s)
-        self.level += a * (clipped - self.level)
-        self.mad += a * (min(abs(clipped - self.level), 3.0 * s) - self.mad)
+        mad = self.mad
+        floor = self.floor
+        s = 1.4826 * (floor if floor > mad else mad)
+        s3 = 3.0 * (1e-12 if s < 1e-12 else s)
+        level = self.level
+        lo, hi = level - s3, level + s3
+        clipped = lo if lo > x else x  # min(max(x, lo), hi), NaN-faithful
+        clipped = hi if hi < clipped else clipped
+        level += a * (clipped - level)
+        dev = abs(clipped - level)
+        self.level = level
+        self.mad = mad + a * ((s3 if s3 < dev else dev) - mad)
         self.n += 1
 
 
@@ -128,6 +154,7 @@ class Cusum(_Plain):
     """
 
     _fields = ("k", "cap", "pos", "neg")
+    __slots__ = _fields
 
     def __init__(self, k: float = 0.5, cap: float = 200.0) -> None:
         self.k = k
@@ -137,9 +164,16 @@ class Cusum(_Plain):
 
     def score_one(self, ts_ns: int, x: float) -> float:
         """Update with a z-value and return the signed statistic (larger side)."""
-        self.pos = min(max(0.0, self.pos + x - self.k), self.cap)
-        self.neg = min(max(0.0, self.neg - x - self.k), self.cap)
-        return self.pos if self.pos >= self.neg else -self.neg
+        # min(max(0.0, v), cap), written out: this runs for every reading of every series.
+        k, cap = self.k, self.cap
+        pos = self.pos + x - k
+        pos = pos if pos > 0.0 else 0.0
+        pos = cap if cap < pos else pos
+        neg = self.neg - x - k
+        neg = neg if neg > 0.0 else 0.0
+        neg = cap if cap < neg else neg
+        self.pos, self.neg = pos, neg
+        return pos if pos >= neg else -neg
 
     def learn_one(self, ts_ns: int, x: float) -> None:
         """CUSUM has nothing to learn; its baseline is the standardiser's."""
@@ -167,6 +201,7 @@ class TrendFit(_Plain):
     """
 
     _fields = ("alpha", "t_ref", "sw", "st", "sx", "stt", "stx", "sxx", "n", "last_t")
+    __slots__ = _fields
 
     def __init__(self, half_life_readings: float = 180.0) -> None:
         self.alpha = alpha_for(half_life_readings)
@@ -180,11 +215,8 @@ class TrendFit(_Plain):
             self.t_ref = ts_ns
         t = (ts_ns - self.t_ref) / _NS_PER_H
         d = 1.0 - self.alpha
-        self.sw = self.sw * d + 1.0
-        self.st = self.st * d + t
-        self.sx = self.sx * d + x
-        self.stt = self.stt * d + t * t
-        self.stx = self.stx * d + t * x
+        self.sw, self.st, self.sx = self.sw * d + 1.0, self.st * d + t, self.sx * d + x
+        self.stt, self.stx = self.stt * d + t * t, self.stx * d + t * x
         self.sxx = self.sxx * d + x * x
         self.n += 1
         self.last_t = ts_ns

@@ -67,47 +67,60 @@ class DetectionEngine:
             self._devices[reading.device] = dev
         elif not dev.asset_type:
             dev.asset_type, dev.site = reading.asset_type, reading.site
-        if reading.ts_ns <= dev.last_ts:
+        ts_ns = reading.ts_ns
+        if ts_ns <= dev.last_ts:
             self._warn_once(
                 f"order:{reading.device}",
                 "reading out of order or duplicate",
                 device=reading.device,
-                ts_ns=reading.ts_ns,
+                ts_ns=ts_ns,
                 last_ts_ns=dev.last_ts,
             )
             return []
-        dt_s = (reading.ts_ns - dev.last_ts) / 1e9 if dev.last_ts >= 0 else 0.0
-        dev.last_ts = reading.ts_ns
+        dt_s = (ts_ns - dev.last_ts) / 1e9 if dev.last_ts >= 0 else 0.0
+        dev.last_ts = ts_ns
         dev.n += 1
         profile = profile_for(dev.asset_type, self.profiles)
         cfg = self._config_for(dev.asset_type)
         events: list[Flag] = []
         values: dict[str, float] = {}
         jumps: dict[str, float] = {}
+        metrics = reading.metrics
         run_metric = profile.running_metric
-        run_value = _as_float(reading.metrics.get(run_metric)) if run_metric else None
+        run_value = _as_float(metrics.get(run_metric)) if run_metric else None
         # Running unless the run metric reads exactly zero (stopped) this reading.
         running = run_value is None or run_value > 0.0
-        checked: list[tuple[str, float | None, str | None]] = []
-        for name in self._metric_names(dev, reading, profile):
-            x = _as_float(reading.metrics.get(name))
-            series = dev.series[name]
-            fault, usable = series.health.check(x, cfg.sensor, running)
+        series_map = dev.series
+        if not metrics.keys() <= series_map.keys():
+            self._metric_names(dev, reading, profile)
+        sensor_cfg = cfg.sensor
+        checked: list[tuple[str, MetricSeries, float | None, str | None]] = []
+        erratic = 0
+        for name, series in series_map.items():
+            raw = metrics.get(name)
+            # Plain finite floats (nearly every value) skip the general conversion.
+            x = raw if type(raw) is float and math.isfinite(raw) else _as_float(raw)
+            fault, usable = series.health.check(x, sensor_cfg, running)
             series.usable = usable and x is not None
-            checked.append((name, x, fault))
+            checked.append((name, series, x, fault))
+            if fault is not None and fault in _ERRATIC:
+                erratic += 1
         # One instrument rarely fails together with another: several metrics turning
         # erratic at once, or while an equipment flag is open, is the machine itself.
-        machine_erratic = dev.eq["flag_id"] is not None or (
-            sum(1 for _, _, f in checked if f in _ERRATIC) >= 2
-        )
-        for name, x, fault in checked:
-            series = dev.series[name]
-            if fault in _ERRATIC and machine_erratic:
+        machine_erratic = dev.eq["flag_id"] is not None or erratic >= 2
+        sensor = dev.sensor
+        for name, series, x, fault in checked:
+            if machine_erratic and fault in _ERRATIC:
                 fault = None
                 series.usable = x is not None
             if fault is None and series.drifting:
                 fault = "drift"
-            events += self._sensor_lifecycle(dev, name, fault, reading.ts_ns, x)
+            if fault is not None or (
+                sensor
+                and (tracker := sensor.get(name)) is not None
+                and tracker["flag_id"] is not None
+            ):
+                events += self._sensor_lifecycle(dev, name, fault, ts_ns, x)
             if series.usable and x is not None:
                 values[name] = x
             elif fault is None and x is not None:
@@ -115,20 +128,24 @@ class DetectionEngine:
         features = dev.features(values, profile, dt_s, cfg)
         if not dev.ready:
             assert dev.warm is not None
-            dev.warm.append({**features, TS_KEY: float(reading.ts_ns)})
+            dev.warm.append({**features, TS_KEY: float(ts_ns)})
             if len(dev.warm) >= cfg.warmup_readings:
                 dev.finish_warmup(profile, cfg)
                 logger.info("warm-up done device=%s readings=%d", dev.device, cfg.warmup_readings)
             return events
-        if any(c in dev.series and c not in values for c in profile.condition_metrics):
-            return events  # the operating point is unknown: nothing can be judged
+        for c in profile.condition_metrics:
+            if c in series_map and c not in values:
+                return events  # the operating point is unknown: nothing can be judged
         running = profile.running_metric
         if running is not None and values.get(running, 1.0) <= 0.0:
-            self._settle(dev, profile, cfg, features, reading.ts_ns, calm=True)
+            self._settle(dev, profile, cfg, features, ts_ns, calm=True)
             return events  # stopped: nothing to judge, and nothing to learn
-        events += self._score_device(dev, profile, values, features, reading.ts_ns, jumps)
-        calm = all(abs(s.z_raw) < cfg.settle_z for n, s in dev.series.items() if profile.scored(n))
-        self._settle(dev, profile, cfg, features, reading.ts_ns, calm=calm)
+        events += self._score_device(dev, profile, cfg, values, features, ts_ns, jumps)
+        if dev.stage == SETTLING:
+            calm = all(
+                abs(s.z_raw) < cfg.settle_z for n, s in series_map.items() if profile.scored(n)
+            )
+            self._settle(dev, profile, cfg, features, ts_ns, calm=calm)
         return events
 
     def _settle(
@@ -268,15 +285,15 @@ class DetectionEngine:
         self,
         dev: DeviceState,
         profile: AssetProfile,
+        cfg: DetectionConfig,
         values: dict[str, float],
         features: dict[str, float],
         ts_ns: int,
         jumps: dict[str, float],
     ) -> list[Flag]:
-        cfg = self._config_for(dev.asset_type)
-        raw_z: dict[str, float] = {}
-        for name, series in dev.series.items():
-            if not profile.judged(name) or series.base.n == 0:
+        scored: list[tuple[MetricSeries, float, float, float]] = []
+        for name, series, _, judged, _, _, sign, _ in dev.plan(profile):
+            if not judged or series.base.n == 0:
                 continue
             x = values.get(name)
             if x is None:
@@ -285,7 +302,7 @@ class DetectionEngine:
                     expected = series.model.expected(features)
                     series.z_raw = series.base.score_one(ts_ns, jumps[name] - expected)
             else:
-                raw_z[name] = series.score(ts_ns, x, features, cfg)
+                scored.append((series, sign, x, series.score(ts_ns, x, features, cfg)))
         if dev.envelope is not None and all(n in values for n in dev.envelope.names):
             env, contrib = dev.envelope.score_one(values)
             alpha = 1.0 - 0.5 ** (1.0 / cfg.smooth_half_life)
@@ -298,13 +315,13 @@ class DetectionEngine:
             self._record(flag)
         # Learning: fast when calm, slow when suspicious, fast again after false-alarm feedback.
         calm_device = dev.eq["flag_id"] is None
-        feedback = any(until > ts_ns for until in dev.suppressed.values())
-        for name, z in raw_z.items():
-            series = dev.series[name]
-            bad = profile.spec(name).badness(series.dev)
-            calm = calm_device and bad < cfg.z_freeze and abs(z) < cfg.z_clip
+        feedback = bool(dev.suppressed) and any(until > ts_ns for until in dev.suppressed.values())
+        z_freeze, z_clip = cfg.z_freeze, cfg.z_clip
+        for series, sign, x, z in scored:
+            bad = series.dev * sign if sign else abs(series.dev)  # the spec's badness
+            calm = calm_device and bad < z_freeze and abs(z) < z_clip
             rate = 1.0 if (calm or feedback) else cfg.suspicious_learn_rate
-            series.learn(ts_ns, values[name], features, rate)
+            series.learn(ts_ns, x, features, rate)
         return events
 
     def _config_for(self, asset_type: str) -> DetectionConfig:

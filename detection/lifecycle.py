@@ -23,8 +23,8 @@ _RANK = {s.value: i for i, s in enumerate(Severity)}
 
 def track_drift(dev: DeviceState, profile: AssetProfile, cfg: DetectionConfig) -> None:
     """Mark metrics that deviate alone for ``drift_readings`` as drifting instruments."""
-    for name, series in dev.series.items():
-        if not profile.can_drift(name):
+    for name, series, _, _, _, can_drift, _, _ in dev.plan(profile):
+        if not can_drift:
             continue
         if series.drifting:
             series.drifting = abs(series.z_smooth) >= cfg.z_clear
@@ -50,18 +50,6 @@ def _companion_moved(
     )
 
 
-def _counts(dev: DeviceState, profile: AssetProfile, cfg: DetectionConfig, name: str) -> bool:
-    """Whether a metric may drive the equipment score now.
-
-    A drifting instrument never does; a drift-prone metric deviating alone waits
-    (up to ``drift_readings``) for a companion before it may.
-    """
-    series = dev.series[name]
-    if not profile.scored(name) or series.drifting:
-        return False
-    return not (series.alone > 0 and profile.can_drift(name))
-
-
 def device_score(
     dev: DeviceState,
     profile: AssetProfile,
@@ -69,18 +57,23 @@ def device_score(
 ) -> tuple[float, str]:
     """The device's equipment score (in z units) and the detector that set it."""
     best, detector = 0.0, "robust_z"
-    for name, series in dev.series.items():
-        if not _counts(dev, profile, cfg, name):
+    z_open, z_point = cfg.z_open, cfg.z_point
+    for _, series, spec, _, scored, can_drift, sign, limited in dev.plan(profile):
+        # A drifting instrument never counts; a drift-prone metric deviating alone
+        # waits (up to ``drift_readings``) for a companion before it may.
+        if not scored or series.drifting or (series.alone > 0 and can_drift):
             continue
-        spec = profile.spec(name)
-        bad = spec.badness(series.dev)
-        det = "robust_z" if abs(series.z_smooth) >= abs(series.dev) else "cusum"
-        if series.usable and math.isfinite(series.last_value):
+        dev_z = series.dev
+        bad = dev_z * sign if sign else abs(dev_z)  # spec.badness, without the call
+        det = "robust_z" if abs(series.z_smooth) >= abs(dev_z) else "cusum"
+        if limited and series.usable and math.isfinite(series.last_value):
             level = spec.limit_level(series.last_value)
-            if level and bad < cfg.z_open * (1.0 + 0.5 * level):
-                bad, det = cfg.z_open * (1.0 + 0.5 * level), "hard_limit"
-        point = spec.badness(series.z_raw)
-        if point >= max(cfg.z_point, 1.2 * series.z_warm_max) and point > bad:
+            if level and bad < z_open * (1.0 + 0.5 * level):
+                bad, det = z_open * (1.0 + 0.5 * level), "hard_limit"
+        z_raw = series.z_raw
+        point = z_raw * sign if sign else abs(z_raw)
+        warm = 1.2 * series.z_warm_max
+        if point >= (warm if warm > z_point else z_point) and point > bad:
             bad, det = point, POINT
         if bad > best:
             best, detector = bad, det

@@ -57,13 +57,15 @@ class MetricSpec:
 
     def limit_level(self, value: float) -> int:
         """0 inside limits, 1 past ``warn``, 2 past ``trip`` (on the bad side)."""
+        warn, trip = self.warn, self.trip
+        if warn is None and trip is None:
+            return 0
+        down = self.direction == "down"
         level = 0
-        for rank, limit in ((1, self.warn), (2, self.trip)):
-            if limit is None:
-                continue
-            past = value <= limit if self.direction == "down" else value >= limit
-            if past:
-                level = rank
+        if warn is not None and (value <= warn if down else value >= warn):
+            level = 1
+        if trip is not None and (value <= trip if down else value >= trip):
+            level = 2
         return level
 
 

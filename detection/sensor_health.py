@@ -10,7 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from prognos.detection.detectors import _Plain, alpha_for
+from prognos.detection.detectors import ALPHAS, _Plain, alpha_cached, alpha_for
+
+#: Weight of the short (five-reading) average of wild steps.
+_ALPHA_SHORT = alpha_for(5.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,7 @@ class SensorHealth(_Plain):
         "n",
         "nd",
     )
+    __slots__ = _fields
 
     def __init__(self, valid_min: float, valid_max: float) -> None:
         self.valid_min = valid_min if math.isfinite(valid_min) else None
@@ -79,48 +83,41 @@ class SensorHealth(_Plain):
         self, x: float | None, cfg: SensorHealthConfig, running: bool = True
     ) -> tuple[str | None, bool]:
         """Judge one value; ``running=False`` (machine stopped) pauses the step statistics."""
-        condition, usable = self._condition(x, cfg, running)
-        if condition is not None:
-            self.fault, self.ok = condition, 0
-        elif self.fault is not None:
-            self.ok += 1
-            if self.ok >= cfg.clear_readings:
-                self.fault, self.ok = None, 0
-        return self.fault, usable and self.fault is None
-
-    def _condition(
-        self, x: float | None, cfg: SensorHealthConfig, running: bool
-    ) -> tuple[str | None, bool]:
         if x is None or not math.isfinite(x):
             if self.n > 0:
                 self.missing += 1
             if self.missing >= cfg.dropout_readings:
-                return "dropout", False
-            return None, False
+                return self._verdict("dropout", False, cfg)
+            return self._verdict(None, False, cfg)
         self.missing = 0
-        self.spike_level *= 1.0 - alpha_for(cfg.spike_half_life)
-        if (self.valid_min is not None and x < self.valid_min) or (
-            self.valid_max is not None and x > self.valid_max
-        ):
-            return "out_of_range", False
+        if self.spike_level:  # decaying zero leaves zero
+            self.spike_level *= 1.0 - alpha_for(cfg.spike_half_life)
+        lo, hi = self.valid_min, self.valid_max
+        if (lo is not None and x < lo) or (hi is not None and x > hi):
+            return self._verdict("out_of_range", False, cfg)
         condition: str | None = None
         usable = True
         last, prev = self.last, self.prev
         if last is not None and not running:
             # A stopped machine's readings say nothing about the running noise level.
             self.same = 0
-            self.diff_short *= 1.0 - alpha_for(5.0)
+            self.diff_short *= 1.0 - _ALPHA_SHORT
             self.noisy = 0
         elif last is not None:
             step = x - last
-            tiny = 1e-9 * max(1.0, abs(x))
-            self.same = self.same + 1 if abs(step) <= tiny else 0
-            if self.same >= cfg.stuck_readings and self.diff_scale > tiny:
+            abs_step = abs(step)
+            diff_scale = self.diff_scale
+            nd = self.nd
+            # Conditional expressions below are exactly the builtin max/min, minus a call.
+            abs_x = abs(x)
+            tiny = 1e-9 * (abs_x if abs_x > 1.0 else 1.0)
+            same = self.same = self.same + 1 if abs_step <= tiny else 0
+            if same >= cfg.stuck_readings and diff_scale > tiny:
                 condition, usable = "stuck", False
-            elif self.same >= cfg.stuck_readings:
+            elif same >= cfg.stuck_readings:
                 usable = False
-            big = cfg.spike_k * self.diff_scale
-            if self.nd > 20 and big > 0 and abs(step) > big:
+            big = cfg.spike_k * diff_scale
+            if nd > 20 and big > 0 and abs_step > big:
                 usable = False  # a jump: wait one reading to see if it returns
                 if prev is not None:
                     before = last - prev
@@ -136,25 +133,40 @@ class SensorHealth(_Plain):
             # A burst is many big steps that keep changing sign; a ramp (start-up, load
             # change) is big steps in one direction.
             flips = prev is not None and step * (last - prev) < 0
-            wild = (
-                1.0 if flips and abs(step) > cfg.noise_ratio * max(self.diff_scale, tiny) else 0.0
-            )
+            usual = tiny if tiny > diff_scale else diff_scale
+            wild = 1.0 if flips and abs_step > cfg.noise_ratio * usual else 0.0
             if x == 0.0 or last == 0.0:
                 wild = 0.0
-            self.diff_short += alpha_for(5.0) * (wild - self.diff_short)
-            if self.nd > 20 and self.diff_short > 0.3:
-                self.noisy += 1
-            else:
-                self.noisy = 0
-            if self.noisy >= cfg.noise_readings and condition is None:
+            diff_short = self.diff_short = self.diff_short + _ALPHA_SHORT * (wild - self.diff_short)
+            noisy = self.noisy = self.noisy + 1 if nd > 20 and diff_short > 0.3 else 0
+            if noisy >= cfg.noise_readings and condition is None:
                 condition, usable = "noise_burst", False
             if self.spike_level >= cfg.spikes_to_flag and condition is None:
                 condition = "spikes"
             if condition is None and usable and x != 0.0 and last != 0.0:
-                a = 1.0 / (self.nd + 1) if self.nd < 50 else alpha_for(cfg.diff_half_life)
-                cap = 5.0 * self.diff_scale if self.nd > 20 else abs(step)
-                self.diff_scale += a * (min(abs(step), cap) - self.diff_scale)
-                self.nd += 1
+                if nd < 50:
+                    a = 1.0 / (nd + 1)
+                else:
+                    h = cfg.diff_half_life
+                    a = ALPHAS[h] if h in ALPHAS else alpha_cached(h)
+                cap = 5.0 * diff_scale if nd > 20 else abs_step
+                capped = cap if cap < abs_step else abs_step
+                self.diff_scale = diff_scale + a * (capped - diff_scale)
+                self.nd = nd + 1
         self.prev, self.last = last, x
         self.n += 1
-        return condition, usable
+        if condition is None and self.fault is None:
+            return None, usable  # the usual case: healthy, and no fault to wind down
+        return self._verdict(condition, usable, cfg)
+
+    def _verdict(
+        self, condition: str | None, usable: bool, cfg: SensorHealthConfig
+    ) -> tuple[str | None, bool]:
+        """Hold a fault until ``clear_readings`` clean readings in a row have passed."""
+        if condition is not None:
+            self.fault, self.ok = condition, 0
+        elif self.fault is not None:
+            self.ok += 1
+            if self.ok >= cfg.clear_readings:
+                self.fault, self.ok = None, 0
+        return self.fault, usable and self.fault is None

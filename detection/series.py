@@ -10,13 +10,13 @@ and serialise to plain JSON for checkpoints.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from prognos.detection.condition import ConditionModel
 from prognos.detection.config import DetectionConfig
-from prognos.detection.detectors import Cusum, RobustZ, TrendFit, alpha_for
+from prognos.detection.detectors import ALPHAS, Cusum, RobustZ, TrendFit, alpha_cached, alpha_for
 from prognos.detection.envelope import PcaEnvelope
 from prognos.detection.errors import StateError
 from prognos.detection.profiles import AssetProfile, MetricSpec
@@ -29,6 +29,10 @@ LAG_SUFFIX = "~lag"
 SLOW_SUFFIX = "~slow"
 #: Pseudo-condition: 1 while the machine runs, 0 when stopped (machines heat when running).
 RUN_KEY = "__running"
+#: ``MetricSpec.badness`` as a factor per direction (0: two-sided, use ``abs``).
+_SIGNS = {"up": 1.0, "down": -1.0, "both": 0.0}
+#: Names of the lagged copies of each condition metric (built once per name).
+_LAG_KEYS: dict[str, tuple[str, str]] = {}
 #: Device stages: learning only, scoring while the models settle, fully ready.
 WARMING, SETTLING, READY = 0, 1, 2
 
@@ -43,6 +47,23 @@ def condition_names(profile: AssetProfile) -> list[str]:
 
 class MetricSeries:
     """Detector state of one metric of one device."""
+
+    __slots__ = (
+        "alone",
+        "base",
+        "cusum",
+        "dev",
+        "drifting",
+        "expected",
+        "health",
+        "last_value",
+        "model",
+        "trend",
+        "usable",
+        "z_raw",
+        "z_smooth",
+        "z_warm_max",
+    )
 
     def __init__(self, spec: MetricSpec, cfg: DetectionConfig) -> None:
         self.health = SensorHealth(spec.valid_min, spec.valid_max)
@@ -101,11 +122,17 @@ class MetricSeries:
         self.expected = expected
         z = self.base.score_one(ts_ns, x - expected)
         self.z_raw = z
-        zc = min(max(z, -cfg.z_clip), cfg.z_clip)
-        self.z_smooth += alpha_for(cfg.smooth_half_life) * (zc - self.z_smooth)
+        clip = cfg.z_clip
+        zc = -clip if -clip > z else z  # min(max(z, -clip), clip) without the calls
+        zc = clip if clip < zc else zc
+        z_smooth = self.z_smooth
+        half_life = cfg.smooth_half_life
+        alpha = ALPHAS[half_life] if half_life in ALPHAS else alpha_cached(half_life)
+        z_smooth += alpha * (zc - z_smooth)
+        self.z_smooth = z_smooth
         signed_cusum = self.cusum.score_one(ts_ns, zc)
         scaled = signed_cusum / cfg.cusum_h * cfg.z_open
-        self.dev = self.z_smooth if abs(self.z_smooth) >= abs(scaled) else scaled
+        self.dev = z_smooth if abs(z_smooth) >= abs(scaled) else scaled
         self.trend.learn_one(ts_ns, x)
         self.last_value = x
         return z
@@ -167,6 +194,21 @@ class MetricSeries:
         return obj
 
 
+class SeriesPlan(NamedTuple):
+    """One series of a device with what its profile says about it."""
+
+    name: str
+    series: MetricSeries
+    spec: MetricSpec
+    judged: bool
+    scored: bool
+    can_drift: bool
+    #: ``spec.badness(z)`` is ``z * sign``, or ``abs(z)`` when ``sign`` is 0 (two-sided).
+    sign: float
+    #: Whether the spec has a hard limit (``limit_level`` can be above 0).
+    limited: bool
+
+
 class DeviceState:
     """Everything the engine remembers about one device."""
 
@@ -187,6 +229,34 @@ class DeviceState:
         self.eq: dict[str, Any] = new_tracker()
         self.sensor: dict[str, dict[str, Any]] = {}
         self.suppressed: dict[str, int] = {}
+        self._plan: tuple[AssetProfile, int, list[SeriesPlan]] | None = None
+
+    def plan(self, profile: AssetProfile) -> list[SeriesPlan]:
+        """Each series with its spec and roles under ``profile`` (cached, not checkpointed).
+
+        The hot path asks these for every series of every reading; they change
+        only when a metric first appears or the profile changes.
+        """
+        cached = self._plan
+        if cached is not None and cached[0] is profile and cached[1] == len(self.series):
+            return cached[2]
+        plan = []
+        for name, series in self.series.items():
+            spec = profile.spec(name)
+            plan.append(
+                SeriesPlan(
+                    name,
+                    series,
+                    spec,
+                    profile.judged(name),
+                    profile.scored(name),
+                    profile.can_drift(name),
+                    _SIGNS[spec.direction],
+                    spec.warn is not None or spec.trip is not None,
+                )
+            )
+        self._plan = (profile, len(self.series), plan)
+        return plan
 
     def features(
         self, values: dict[str, float], profile: AssetProfile, dt_s: float, cfg: DetectionConfig
@@ -197,18 +267,22 @@ class DeviceState:
         running = profile.running_metric
         if running is not None and running in values:
             out[RUN_KEY] = 1.0 if values[running] > 0.0 else 0.0
+        lags = self.lags
+        k_lag = k_slow = 0.0  # each lag's weight, computed once for all condition metrics
         for name in condition_names(profile):
             x = out.get(name)
             if x is None:
                 continue
-            for suffix, tau_s in (
-                (LAG_SUFFIX, cfg.condition_lag_s / 3.0),
-                (SLOW_SUFFIX, 4.0 * cfg.condition_lag_s / 3.0),
-            ):
-                key = name + suffix
-                prev = self.lags.get(key)
-                lag = x if prev is None else prev + (1.0 - math.exp(-dt / tau_s)) * (x - prev)
-                self.lags[key] = lag
+            keys = _LAG_KEYS.get(name)
+            if keys is None:
+                keys = _LAG_KEYS[name] = (name + LAG_SUFFIX, name + SLOW_SUFFIX)
+            if not k_lag:
+                k_lag = 1.0 - math.exp(-dt / (cfg.condition_lag_s / 3.0))
+                k_slow = 1.0 - math.exp(-dt / (4.0 * cfg.condition_lag_s / 3.0))
+            for key, k in ((keys[0], k_lag), (keys[1], k_slow)):
+                prev = lags.get(key)
+                lag = x if prev is None else prev + k * (x - prev)
+                lags[key] = lag
                 out[key] = lag
         ambient = profile.ambient_metric
         if ambient:
