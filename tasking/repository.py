@@ -234,6 +234,21 @@ class SqlRepository(Repository):
         return {str(name): int(count) for name, count in rows}
 
 
+#: OrderFilter fields that match one column by equality (SQL and in-memory alike).
+EQUALITY_FILTERS = (
+    "device",
+    "site",
+    "customer",
+    "tier",
+    "asset_type",
+    "failure_mode",
+    "category",
+    "priority",
+    "catalog_entry_id",
+    "assignee",
+)
+
+
 def _conditions(f: OrderFilter) -> list[Any]:
     c = work_orders.c
     out: list[Any] = []
@@ -241,18 +256,7 @@ def _conditions(f: OrderFilter) -> list[Any]:
         out.append(c.status.in_(sorted(f.status)))
     if f.open_only:
         out.append(c.open_key.is_not(None))
-    for name in (
-        "device",
-        "site",
-        "customer",
-        "tier",
-        "asset_type",
-        "failure_mode",
-        "category",
-        "priority",
-        "catalog_entry_id",
-        "assignee",
-    ):
+    for name in EQUALITY_FILTERS:
         value = getattr(f, name)
         if value is not None:
             out.append(getattr(c, name) == value)
@@ -328,18 +332,7 @@ def _matches(order: WorkOrder, f: OrderFilter) -> bool:
         return False
     if f.open_only and order.status not in OPEN_STATUSES:
         return False
-    for name in (
-        "device",
-        "site",
-        "customer",
-        "tier",
-        "asset_type",
-        "failure_mode",
-        "category",
-        "priority",
-        "catalog_entry_id",
-        "assignee",
-    ):
+    for name in EQUALITY_FILTERS:
         value = getattr(f, name)
         if value is not None and str(getattr(order, name)) != value:
             return False
