@@ -23,7 +23,6 @@ from typing import Any
 import uvicorn
 
 from prognos.api.app import create_app
-from prognos.detection.engine import DetectionEngine
 from prognos.detection.flags import Flag
 from prognos.ingest.contract import Reading
 from prognos.ingest.ingester import Ingester
@@ -78,20 +77,14 @@ class Pipeline:
         self.flags_seen = 0
         self.orders_touched = 0
         self.errors = 0
-        self._idle = threading.Event()
-        self._idle.set()
-
-    @property
-    def engine(self) -> DetectionEngine:
-        """The detection engine (also used by the false-alarm feedback)."""
-        return self._c.engine
 
     def start(self) -> None:
         """Restore detector state from the last checkpoint and start the thread."""
         if self._checkpoint_path and self._checkpoint_path.is_file():
             try:
                 state = json.loads(self._checkpoint_path.read_text())
-                self._c.engine.load_state(state)
+                with self._c.engine_lock:
+                    self._c.engine.load_state(state)
                 log.info("detector state restored path=%s", self._checkpoint_path)
             except (ValueError, KeyError, TypeError) as exc:
                 log.error("detector checkpoint unreadable, starting fresh: %s", exc)
@@ -99,7 +92,6 @@ class Pipeline:
 
     def submit(self, readings: list[Reading]) -> None:
         """Hand stored readings to detection (called from the ingester's writer)."""
-        self._idle.clear()
         self._queue.put(readings)
 
     def wait_idle(self, timeout_s: float) -> bool:
@@ -121,8 +113,11 @@ class Pipeline:
         """Write detector state atomically (temp file + rename)."""
         if self._checkpoint_path is None:
             return
+        # Under the engine lock: the API's false-alarm feedback changes state too.
+        with self._c.engine_lock:
+            state = self._c.engine.state_dict()
         tmp = self._checkpoint_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._c.engine.state_dict()))
+        tmp.write_text(json.dumps(state))
         os.replace(tmp, self._checkpoint_path)
 
     def _run(self) -> None:
