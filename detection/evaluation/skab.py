@@ -16,6 +16,7 @@ from typing import Any
 
 from prognos.detection.config import DetectionConfig
 from prognos.detection.errors import EvaluationError
+from prognos.detection.evaluation import changepoint
 from prognos.detection.evaluation.nab import parse_time_ns
 
 TRAIN_ROWS = 400
@@ -117,7 +118,8 @@ def evaluate(paths: Sequence[Path], config: DetectionConfig | None = None) -> di
     """SKAB's outlier protocol over files (directories expanded): pooled test-row metrics.
 
     The engine's warm-up is the protocol's 400 training rows; a test row is
-    predicted anomalous while an equipment flag is open.
+    predicted anomalous while an equipment flag is open, and a changepoint is
+    detected where a flag opens (scored by SKAB's NAB variant, ``changepoint``).
     """
     from prognos.detection.evaluation.run import open_labels
 
@@ -125,8 +127,15 @@ def evaluate(paths: Sequence[Path], config: DetectionConfig | None = None) -> di
     base = config or DetectionConfig()
     cfg = dataclasses.replace(base, warmup_readings=TRAIN_ROWS)
     pooled = Confusion()
+    tallies = {name: changepoint.ChangepointTally() for name in changepoint.PROFILES}
     for path in files:
         f = read_file(path)
         labels = open_labels(f.times_ns, f.rows, cfg)
         pooled.add(labels[TRAIN_ROWS:], f.anomaly[TRAIN_ROWS:])
-    return {**pooled.metrics(), "files": len(files)}
+        times = f.times_ns[TRAIN_ROWS:]
+        detected = changepoint.rising_edges(times, labels[TRAIN_ROWS:])
+        truth = [t for t, cp in zip(times, f.changepoint[TRAIN_ROWS:], strict=True) if cp]
+        for name, profile in changepoint.PROFILES.items():
+            changepoint.score_file(detected, truth, profile, tallies[name])
+    scores = {f"nab_changepoint_{name}": tally.normalised for name, tally in tallies.items()}
+    return {**pooled.metrics(), **scores, "files": len(files)}

@@ -118,6 +118,10 @@ def test_skab_protocol_runs_on_one_file() -> None:
     result = skab.evaluate([SKAB_DIR / "valve1" / "1.csv"])
     assert result["files"] == 1
     assert 0.0 <= result["far"] <= 1.0 and 0.0 <= result["mar"] <= 1.0
+    # Changepoint scores are normalised so that detecting nothing scores 0 and
+    # detecting every changepoint at once scores 100.
+    assert result["nab_changepoint_standard"] <= 100.0
+    assert result["nab_changepoint_low_fn"] <= 100.0
 
 
 def _flag(device: str, kind: FlagKind, opened_ns: int, metric: str = "m") -> Flag:
