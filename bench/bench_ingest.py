@@ -7,18 +7,23 @@ validate, durable write to InfluxDB, streaming detection of every stored
 reading (``DetectionEngine.process_batch`` as ``on_stored``), ack. Prints one
 JSON line on stdout. ``BENCH_INGEST_N`` sets N (default 50000). The backlog is
 published from a child process, so ``peak_rss_mib`` is the draining side's.
+The servers, the backlog, the reference and the result line are shared with
+``bench_ingest_workers``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -40,7 +45,26 @@ def log(message: str) -> None:
     print(f"bench_ingest: {message}", file=sys.stderr, flush=True)
 
 
-def _client(client_id: str, port: int) -> mqtt.Client:
+@contextlib.contextmanager
+def servers(prefix: str) -> Iterator[tuple[MosquittoServer, InfluxServer, Path]]:
+    """A fresh mosquitto and influxd (database ``bench``) in a temp dir, removed afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    (workdir / "mosquitto").mkdir()
+    (workdir / "influxd").mkdir()
+    broker = MosquittoServer(find_binary("mosquitto") or "mosquitto", workdir / "mosquitto")
+    influx = InfluxServer(find_binary("influxd") or "influxd", workdir / "influxd", "bench")
+    try:
+        broker.start()
+        influx.start()
+        yield broker, influx, workdir
+    finally:
+        broker.stop()
+        influx.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _connect(client_id: str, port: int) -> mqtt.Client:
+    """An MQTT 5 client on the persistent session ``client_id`` (clean start off)."""
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
     )
@@ -54,7 +78,7 @@ def _client(client_id: str, port: int) -> mqtt.Client:
 def create_session(client_id: str, port: int, topic_filter: str = FILTER) -> None:
     """Subscribe once and leave, so the broker queues the backlog for ``client_id``."""
     done = threading.Event()
-    client = _client(client_id, port)
+    client = _connect(client_id, port)
     client.on_subscribe = lambda *a: done.set()
     client.subscribe(topic_filter, qos=1)
     client.loop_start()
@@ -107,15 +131,9 @@ def drain_bare(port: int, n: int) -> float:
         if got >= n:
             done.set()
 
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=MQTTProtocolVersion.MQTTv5
-    )
-    client.on_message = on_message
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = 3600
-    props.ReceiveMaximum = 20_000
     started = time.perf_counter()
-    client.connect("127.0.0.1", port, clean_start=False, properties=props)
+    client = _connect("bench-bare", port)
+    client.on_message = on_message
     client.loop_start()
     if not done.wait(600):
         raise RuntimeError(f"bare subscriber got {got} of {n}")
@@ -149,46 +167,56 @@ def drain_ingester(port: int, influx: InfluxServer, n: int, workdir: Path) -> fl
     return elapsed
 
 
+def backlog_and_reference(broker: MosquittoServer, sessions: dict[str, str], n: int) -> float:
+    """Queue ``n`` messages for the bare subscriber and each of ``sessions`` (client id to
+    filter); return the bare subscriber's seconds to drain its copy (the reference)."""
+    for client_id, topic_filter in {"bench-bare": FILTER, **sessions}.items():
+        create_session(client_id, broker.port, topic_filter)
+    log(f"publishing a backlog of {n} messages")
+    publish_in_child(broker.port, n)
+    log("draining with a bare paho subscriber")
+    bare_s = drain_bare(broker.port, n)
+    log(f"bare: {n / bare_s:.0f} msg/s")
+    return bare_s
+
+
+def check_stored(influx: InfluxServer, n: int) -> int:
+    stored = influx.count_points()
+    if stored != n:
+        raise RuntimeError(f"InfluxDB holds {stored} points, expected {n}")
+    return stored
+
+
+def own_peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def print_result(
+    bench: str, workers: int, n: int, bare_s: float, prognos_s: float, stored: int, rss_mib: float
+) -> None:
+    """The one JSON line every benchmark prints."""
+    reference, prognos = n / bare_s, n / prognos_s
+    line = {
+        "bench": bench,
+        "workers": workers,
+        "messages": n,
+        "detect": True,
+        "reference_msgs_per_s": round(reference),
+        "prognos_msgs_per_s": round(prognos),
+        "ratio": round(prognos / reference, 3),
+        "points_per_s": round(stored / prognos_s),
+        "peak_rss_mib": round(rss_mib, 1),
+    }
+    print(json.dumps(line), flush=True)
+
+
 def main() -> int:
-    workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
-    (workdir / "mosquitto").mkdir()
-    (workdir / "influxd").mkdir()
-    broker = MosquittoServer(find_binary("mosquitto") or "mosquitto", workdir / "mosquitto")
-    influx = InfluxServer(find_binary("influxd") or "influxd", workdir / "influxd", "bench")
-    broker.start()
-    influx.start()
-    try:
-        for client_id in ("bench-bare", "bench-ingest"):
-            create_session(client_id, broker.port)
-        log(f"publishing a backlog of {N} messages")
-        publish_in_child(broker.port, N)
-        log("draining with a bare paho subscriber")
-        bare_s = drain_bare(broker.port, N)
-        log(f"bare: {N / bare_s:.0f} msg/s; draining with the ingester")
+    with servers("bench-ingest-") as (broker, influx, workdir):
+        bare_s = backlog_and_reference(broker, {"bench-ingest": FILTER}, N)
+        log("draining with the ingester")
         ingest_s = drain_ingester(broker.port, influx, N, workdir)
-        stored = influx.count_points()
-        if stored != N:
-            raise RuntimeError(f"InfluxDB holds {stored} points, expected {N}")
-    finally:
-        broker.stop()
-        influx.close()
-    reference = N / bare_s
-    prognos = N / ingest_s
-    print(
-        json.dumps(
-            {
-                "bench": "ingest",
-                "workers": 1,
-                "messages": N,
-                "detect": True,
-                "reference_msgs_per_s": round(reference),
-                "prognos_msgs_per_s": round(prognos),
-                "ratio": round(prognos / reference, 3),
-                "points_per_s": round(stored / ingest_s),
-                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            }
-        )
-    )
+        stored = check_stored(influx, N)
+    print_result("ingest", 1, N, bare_s, ingest_s, stored, own_peak_rss_mib())
     return 0
 
 

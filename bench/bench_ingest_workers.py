@@ -9,17 +9,23 @@ JSON line; ``BENCH_INGEST_N`` sets N.
 
 from __future__ import annotations
 
-import json
-import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from bench_ingest import FILTER, N, create_session, drain_bare, log, publish_in_child
+from bench_ingest import (
+    FILTER,
+    N,
+    backlog_and_reference,
+    check_stored,
+    log,
+    own_peak_rss_mib,
+    print_result,
+    servers,
+)
 
-from prognos.localservers import InfluxServer, MosquittoServer, find_binary
+from prognos.localservers import InfluxServer
 
 WORKERS = 2
 SHARED = f"$share/bench/{FILTER}"
@@ -75,41 +81,14 @@ def drain_workers(port: int, influx: InfluxServer, n: int, workdir: Path) -> tup
 
 
 def main() -> int:
-    workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-workers-"))
-    (workdir / "mosquitto").mkdir()
-    (workdir / "influxd").mkdir()
-    broker = MosquittoServer(find_binary("mosquitto") or "mosquitto", workdir / "mosquitto")
-    influx = InfluxServer(find_binary("influxd") or "influxd", workdir / "influxd", "bench")
-    broker.start()
-    influx.start()
-    try:
-        create_session("bench-bare", broker.port)
-        for k in range(WORKERS):
-            create_session(f"bench-w{k}", broker.port, SHARED)
-        log(f"publishing a backlog of {N} messages")
-        publish_in_child(broker.port, N)
-        bare_s = drain_bare(broker.port, N)
-        log(f"bare: {N / bare_s:.0f} msg/s; draining with {WORKERS} ingester processes")
+    with servers("bench-ingest-workers-") as (broker, influx, workdir):
+        sessions = {f"bench-w{k}": SHARED for k in range(WORKERS)}
+        bare_s = backlog_and_reference(broker, sessions, N)
+        log(f"draining with {WORKERS} ingester processes")
         workers_s, workers_rss = drain_workers(broker.port, influx, N, workdir)
-        stored = influx.count_points()
-        if stored != N:
-            raise RuntimeError(f"InfluxDB holds {stored} points, expected {N}")
-    finally:
-        broker.stop()
-        influx.close()
-    reference, prognos = N / bare_s, N / workers_s
-    own_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({
-        "bench": "ingest_workers",
-        "workers": WORKERS,
-        "messages": N,
-        "detect": True,
-        "reference_msgs_per_s": round(reference),
-        "prognos_msgs_per_s": round(prognos),
-        "ratio": round(prognos / reference, 3),
-        "points_per_s": round(stored / workers_s),
-        "peak_rss_mib": round(max(own_rss, workers_rss), 1),
-    }))  # fmt: skip
+        stored = check_stored(influx, N)
+    rss = max(own_peak_rss_mib(), workers_rss)
+    print_result("ingest_workers", WORKERS, N, bare_s, workers_s, stored, rss)
     return 0
 
 

@@ -11,6 +11,8 @@ Scaling out. Several ingester processes can share one stream through an MQTT 5
 shared subscription (``topic_filter="$share/ingest/prognos/+/+/+/telemetry"``,
 each with its own ``client_id``): every message goes to exactly one of them, and
 each writes what it gets to InfluxDB, so storage scales with no coordination.
+Mosquitto honours ``$share/`` for MQTT 3.1.1 clients too; MQTT 5 stays the
+default, as the session's short PUBLISH path makes the two cost the same.
 Mosquitto hands shared messages out round-robin per message, not per topic, so
 the readings of one device are spread over the workers; a worker's detector
 state for that device would then see only part of its series. To keep

@@ -8,6 +8,7 @@ cleanly on SIGTERM or SIGINT and then prints its stats as one JSON line.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import signal
@@ -67,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
             from prognos.detection.engine import DetectionEngine
 
             on_stored = DetectionEngine().process_batch
+        # What exists now (modules, settings) lives as long as the process: keep it out of
+        # the collector's full passes, which otherwise walk it again and again under load.
+        gc.freeze()
         with Ingester(config, writer, on_stored=on_stored) as ingester:
             print("ingester running", flush=True)
             done.wait()

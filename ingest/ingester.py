@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import paho.mqtt.client as mqtt
-
 from .contract import DEFAULT_TOPIC_TEMPLATE, MAX_PAYLOAD_BYTES, TELEMETRY_FILTER, Reading
 from .deadletter import DeadLetterSink
 from .influx import InfluxWriter
@@ -94,13 +92,6 @@ class _Batch:
     spans: list[tuple[int, int, str, bytes, int]] = field(default_factory=list)
     acks: list[AckHandle] = field(default_factory=list)
     started: float = 0.0
-
-
-def _topic_of(message: mqtt.MQTTMessage) -> str:
-    try:
-        return message.topic
-    except UnicodeDecodeError:  # not allowed by MQTT; kept visible for the dead letter
-        return repr(message._topic)
 
 
 class Ingester:
@@ -249,7 +240,7 @@ class Ingester:
     # Parsing happens here, in paho's network thread, so no message crosses threads:
     # handing each one to another thread made the two fight for the GIL and cost
     # more CPU than the parsing itself. Only whole batches go to the writer.
-    def _on_message(self, message: mqtt.MQTTMessage, handle: AckHandle) -> None:
+    def _on_message(self, topic: str, payload: bytes, handle: AckHandle) -> None:
         self._counts["received"] += 1
         recv_ns = time.time_ns()
         with self._open_lock:
@@ -259,12 +250,10 @@ class Ingester:
                 batch.started = now
             self._last_message = now
             try:
-                self._accept(message, handle, recv_ns, batch)
+                self._accept(topic, payload, handle, recv_ns, batch)
             except Exception as exc:  # never let one message kill the network thread
                 log.exception("unexpected failure handling a message")
-                self._dead_letter(
-                    _topic_of(message), bytes(message.payload), recv_ns, "internal_error", repr(exc)
-                )
+                self._dead_letter(topic, payload, recv_ns, "internal_error", repr(exc))
             if len(batch.lines) < self.config.batch_max_lines:
                 return
             self._open = _Batch()
@@ -314,11 +303,9 @@ class Ingester:
                 return
 
     def _accept(
-        self, message: mqtt.MQTTMessage, handle: AckHandle, recv_ns: int, batch: _Batch
+        self, topic: str, payload: bytes, handle: AckHandle, recv_ns: int, batch: _Batch
     ) -> None:
         batch.acks.append(handle)
-        payload = bytes(message.payload)
-        topic = _topic_of(message)
         try:
             readings = parse_message(topic, payload, recv_ns, self._template, self._limits)
             if self._normaliser is not None:

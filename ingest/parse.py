@@ -85,6 +85,8 @@ class TopicTemplate:
 
 
 _known_names: set[str] = set()
+#: Integer timestamps in this range are epoch milliseconds to ``parse_ts_ns`` (the usual case).
+_MS_LOW, _MS_HIGH = 10**11, 10**14
 
 
 def _metrics(raw: object) -> dict[str, float]:
@@ -111,6 +113,8 @@ def _metrics(raw: object) -> dict[str, float]:
 def _ts_ns(raw: object, recv_ns: int, limits: Limits) -> int:
     if raw is None:
         return recv_ns
+    if type(raw) is int and _MS_LOW <= raw < _MS_HIGH:
+        return _within_bounds(raw * 1_000_000, recv_ns, limits)  # as parse_ts_ns reads it
     try:
         ts_ns = parse_ts_ns(raw)
     except (ContractError, OverflowError, ValueError) as exc:
@@ -144,7 +148,7 @@ def parse_message(
             "oversized", f"payload of {len(payload)} bytes exceeds {limits.max_payload_bytes}"
         )
     tags = template.tags(topic)
-    if _LINE_PROTOCOL_START.match(payload):
+    if payload[:1] != b"{" and _LINE_PROTOCOL_START.match(payload):
         return parse_line_protocol(payload, tags, recv_ns, limits)
     try:
         document = orjson.loads(payload)

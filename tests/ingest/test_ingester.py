@@ -150,8 +150,17 @@ def test_messages_queued_while_ingester_is_away_arrive_after_restart(
     assert influx_db.count_points() == 400
 
 
+@pytest.mark.parametrize("mqtt_version", ["5", "3.1.1"])  # Mosquitto shares to 3.1.1 too
 def test_shared_subscription_splits_the_stream_across_two_ingesters(
-    mosquitto, influx_db, publisher, unique_id, ingest_config, started, wait_for, tmp_path
+    mosquitto,
+    influx_db,
+    publisher,
+    unique_id,
+    ingest_config,
+    started,
+    wait_for,
+    tmp_path,
+    mqtt_version,
 ) -> None:
     site = unique_id
     shared = f"$share/{unique_id}/prognos/{site}/+/+/telemetry"
@@ -168,6 +177,7 @@ def test_shared_subscription_splits_the_stream_across_two_ingesters(
                 topic_filter=shared,
                 spool_dir=tmp_path / f"spool-{k}",
                 dead_letter_path=tmp_path / f"dead-{k}.jsonl",
+                mqtt_version=mqtt_version,
             ),
             writer,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from prognos.ingest.contract import Reading
+from prognos.ingest.contract import Reading, parse_ts_ns
 from prognos.ingest.parse import BadMessageError, Limits, TopicTemplate, parse_message
 
 RECV_NS = 1_800_000_000_000_000_000
@@ -29,6 +29,15 @@ def test_single_json_reading_with_device_time() -> None:
     assert reading.ts_ns == 1_800_000_000_000_000_000
     assert reading.metrics == {"temp_c": 41.0, "rpm": 1450.5}
     assert isinstance(reading.metrics["temp_c"], float)
+
+
+@pytest.mark.parametrize(
+    "ts", [10**11 - 1, 10**11, 1_800_000_000_000, 10**14 - 1, 10**14, 1.8e12, 1_800_000_000]
+)
+def test_numeric_timestamps_are_read_as_the_contract_says_at_every_unit_edge(ts: float) -> None:
+    wide = Limits(max_future_skew_s=1e12, max_past_age_s=1e12)
+    (reading,) = parse(b'{"ts": %r, "metrics": {"v": 1}}' % ts, limits=wide)
+    assert reading.ts_ns == parse_ts_ns(ts)
 
 
 def test_missing_ts_takes_receive_time_and_iso_ts_is_read() -> None:
