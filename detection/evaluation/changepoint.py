@@ -22,25 +22,20 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from prognos.detection.evaluation.nab import PROFILES as NAB_PROFILES
+from prognos.detection.evaluation.nab import NabProfile
+
 #: Width of the scoring window to the right of a changepoint, as SKAB uses it.
 WINDOW_NS = 60 * 1_000_000_000
 #: Resolution of SKAB's tanh scoring curve (``detalization``).
 _STEPS = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class ChangepointProfile:
-    """Weights of one application profile (``A_tp``, ``A_fp``, ``A_fn``; costs negative)."""
-
-    a_tp: float
-    a_fp: float
-    a_fn: float
-
-
-PROFILES: dict[str, ChangepointProfile] = {
-    "standard": ChangepointProfile(1.0, -0.11, -1.0),
-    "low_fp": ChangepointProfile(1.0, -0.22, -1.0),
-    "low_fn": ChangepointProfile(1.0, -0.11, -2.0),
+#: NAB's application profiles under SKAB's names (the same weights).
+PROFILES: dict[str, NabProfile] = {
+    "standard": NAB_PROFILES["standard"],
+    "low_fp": NAB_PROFILES["reward_low_FP_rate"],
+    "low_fn": NAB_PROFILES["reward_low_FN_rate"],
 }
 
 
@@ -72,7 +67,7 @@ def windows_for(changepoints_ns: Sequence[int], width_ns: int = WINDOW_NS) -> li
     return [(a, b) for a, b in bounds]
 
 
-def reward(position: float, profile: ChangepointProfile) -> float:
+def reward(position: float, profile: NabProfile) -> float:
     """Score of a first detection at ``position`` (0 = window start, 1 = its end).
 
     >>> p = PROFILES["standard"]
@@ -81,14 +76,14 @@ def reward(position: float, profile: ChangepointProfile) -> float:
     """
     step = min(int(position * _STEPS), _STEPS - 1)
     x = -math.pi / 2 + math.pi * step / (_STEPS - 1)
-    half = (profile.a_tp - profile.a_fp) / 2
-    return -half * math.tanh(x) / math.tanh(math.pi / 2) + half + profile.a_fp
+    half = (profile.tp_weight + profile.fp_weight) / 2
+    return -half * math.tanh(x) / math.tanh(math.pi / 2) + half - profile.fp_weight
 
 
 def score_file(
     detections_ns: Sequence[int],
     changepoints_ns: Sequence[int],
-    profile: ChangepointProfile,
+    profile: NabProfile,
     tally: ChangepointTally | None = None,
     width_ns: int = WINDOW_NS,
 ) -> ChangepointTally:
@@ -98,8 +93,8 @@ def score_file(
     detections = sorted(detections_ns)
     inside = [False] * len(detections)
     for start, end in windows:
-        tally.null += profile.a_fn
-        tally.perfect += profile.a_tp
+        tally.null -= profile.fn_weight
+        tally.perfect += profile.tp_weight
         first = None
         for i, t in enumerate(detections):
             if start <= t <= end:
@@ -107,11 +102,11 @@ def score_file(
                 if first is None:
                     first = t
         if first is None:
-            tally.raw += profile.a_fn
+            tally.raw -= profile.fn_weight
         else:
             span = end - start
             tally.raw += reward((first - start) / span if span else 0.0, profile)
-    tally.raw += profile.a_fp * inside.count(False)
+    tally.raw -= profile.fp_weight * inside.count(False)
     return tally
 
 

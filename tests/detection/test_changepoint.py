@@ -53,7 +53,7 @@ def test_only_the_first_detection_in_a_window_counts_and_later_ones_are_free() -
 
 def test_detection_at_the_window_end_earns_the_false_positive_weight() -> None:
     tally = score_file([160 * S], [100 * S], STANDARD)
-    assert tally.raw == pytest.approx(STANDARD.a_fp)
+    assert tally.raw == pytest.approx(-STANDARD.fp_weight)
 
 
 def test_overlapping_windows_are_cut_on_the_right() -> None:
