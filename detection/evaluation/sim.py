@@ -5,6 +5,15 @@ Reads the telemetry (JSON lines of ``{"topic", "payload"}`` as written by
 ``--truth``), runs the engine over the telemetry and asks the product's
 questions: was each fault flagged before the failure, how early, how often
 did a healthy machine get flagged, were instrument faults told apart.
+
+An instrument fault is handled right (``sensor_fault_accuracy``) when a
+sensor flag on that device and metric names the fault's kind (opened, or
+updated to it) between its start and an hour after its end, and no
+equipment flag the machine's own faults do not explain opens meanwhile;
+``sensor_fault_flagged`` counts any sensor flag on the metric. A detected
+equipment fault's hypothesis is right (``failure_mode_accuracy``) when the
+first flag names the fault's mode: that flag picks the work order's
+catalog entry.
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ from prognos.ingest.contract import ContractError, Reading, parse_ts_ns
 DAY_NS = 86_400 * 10**9
 #: A sensor flag counts for an injected instrument fault up to this long after it ends.
 SENSOR_GRACE_NS = 3_600 * 10**9
+#: Sensor-flag events that say what is wrong with an instrument (a flag can change kind).
+_SENSOR_SAYS = (FlagState.OPENED, FlagState.UPDATED)
 
 
 @dataclass(slots=True)
@@ -109,34 +120,39 @@ def run_engine(telemetry: Path, config: DetectionConfig | None = None) -> SimOut
 def score(flags: list[Flag], truth: list[dict[str, Any]]) -> dict[str, Any]:
     """The fleet metrics of issue 6 from flag events and ground truth."""
     opened_eq: dict[str, list[int]] = {}
-    opened_sensor: dict[tuple[str, str], list[int]] = {}
+    eq_modes: dict[tuple[str, int], str] = {}
+    #: (device, metric) -> (time, kind) of each sensor flag event naming a kind.
+    sensor_said: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for f in flags:
+        if f.kind is FlagKind.SENSOR and f.state in _SENSOR_SAYS:
+            event = (f.updated_ns, f.failure_mode)
+            sensor_said.setdefault((f.device, f.metrics[0]), []).append(event)
+            sensor_said.setdefault((f.device, "*"), []).append(event)
         if f.state is not FlagState.OPENED:
             continue
         if f.kind is FlagKind.EQUIPMENT:
             opened_eq.setdefault(f.device, []).append(f.opened_ns)
-        else:
-            opened_sensor.setdefault((f.device, f.metrics[0]), []).append(f.opened_ns)
-    faults = detected = false_flags = 0
+            eq_modes[(f.device, f.opened_ns)] = f.failure_mode
+    faults = detected = false_flags = mode_right = 0
     leads_s: list[float] = []
     fractions: list[float] = []
     device_ns = 0
-    sensor_total = sensor_ok = 0
+    sensor_total = sensor_ok = sensor_seen = 0
     for rec in truth:
         dev = rec["device"]
         device_ns += int(rec["window_end_ns"]) - int(rec["window_start_ns"])
-        spans = [
-            (int(f["onset_ns"]), int(f["failure_ns"]))
-            for f in rec["faults"]
-            if f.get("failure_in_window", True)
-        ]
+        in_window = [f for f in rec["faults"] if f.get("failure_in_window", True)]
+        spans = [(int(f["onset_ns"]), int(f["failure_ns"])) for f in in_window]
+        modes = [str(f.get("mode", "")) for f in in_window]
         times = sorted(opened_eq.get(dev, []))
         explained: set[int] = set()
-        for onset, failure in spans:
+        for (onset, failure), mode in zip(spans, modes, strict=True):
             faults += 1
             hits = [t for t in times if onset <= t < failure]
             if hits:
                 detected += 1
+                # The first flag's hypothesis is what picks the work order's catalog entry.
+                mode_right += int(eq_modes.get((dev, hits[0])) == mode)
                 leads_s.append((failure - hits[0]) / 1e9)
                 fractions.append((failure - hits[0]) / max(failure - onset, 1))
         for t in times:
@@ -148,11 +164,12 @@ def score(flags: list[Flag], truth: list[dict[str, Any]]) -> dict[str, Any]:
             sensor_total += 1
             start, end = int(sf["start_ns"]), int(sf["end_ns"]) + SENSOR_GRACE_NS
             equipment_blamed = any(start <= t <= end and t not in explained for t in times)
-            if sf["metric"] == "*":
-                seen = True
-            else:
-                seen = any(start <= t <= end for t in opened_sensor.get((dev, sf["metric"]), []))
-            sensor_ok += int(seen and not equipment_blamed)
+            said = [k for t, k in sensor_said.get((dev, sf["metric"]), []) if start <= t <= end]
+            if sf["metric"] == "*" and sf["kind"] == "dropout":
+                # A silent device sends nothing to flag: right unless the machine is blamed.
+                said = ["dropout"]
+            sensor_seen += int(bool(said) and not equipment_blamed)
+            sensor_ok += int(sf["kind"] in said and not equipment_blamed)
     device_days = device_ns / DAY_NS
     return {
         "faults": faults,
@@ -163,6 +180,8 @@ def score(flags: list[Flag], truth: list[dict[str, Any]]) -> dict[str, Any]:
         if device_days
         else 0.0,
         "sensor_fault_accuracy": sensor_ok / sensor_total if sensor_total else None,
+        "sensor_fault_flagged": sensor_seen / sensor_total if sensor_total else None,
+        "failure_mode_accuracy": mode_right / detected if detected else None,
         "devices": len(truth),
         "device_days": device_days,
         "false_flags": false_flags,

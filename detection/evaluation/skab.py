@@ -67,7 +67,12 @@ class Confusion:
 
 
 def read_file(path: Path) -> SkabFile:
-    """A SKAB CSV (``;``-separated, ``datetime`` first, labels last)."""
+    """A SKAB CSV (``;``-separated, ``datetime`` first, labels last).
+
+    A file without label columns (SKAB's ``anomaly-free.csv``) is normal
+    operation throughout: every row is labelled normal, so it measures the
+    false-alarm rate.
+    """
     try:
         with path.open(newline="") as fh:
             reader = csv.reader(fh, delimiter=";")
@@ -75,9 +80,9 @@ def read_file(path: Path) -> SkabFile:
             body = list(reader)
     except OSError as exc:
         raise EvaluationError(f"{path}: cannot read: {exc}") from exc
-    if not header or header[0] != "datetime" or "anomaly" not in header:
+    if not header or header[0] != "datetime" or len(header) < 2:
         raise EvaluationError(
-            f"{path}:1: expected a SKAB header (datetime;...;anomaly;changepoint)"
+            f"{path}:1: expected a SKAB header (datetime;<features>[;anomaly;changepoint])"
         )
     features = [c for c in header[1:] if c not in LABEL_COLUMNS]
     idx = {c: i for i, c in enumerate(header)}
@@ -89,7 +94,7 @@ def read_file(path: Path) -> SkabFile:
         times.append(parse_time_ns(raw[0], where))
         try:
             rows.append({c: float(raw[idx[c]]) for c in features})
-            anomaly.append(float(raw[idx["anomaly"]]) > 0.5)
+            anomaly.append(float(raw[idx["anomaly"]]) > 0.5 if "anomaly" in idx else False)
             cp = raw[idx["changepoint"]] if "changepoint" in idx else "0"
             changepoint.append(float(cp) > 0.5)
         except ValueError as exc:

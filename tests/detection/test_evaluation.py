@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import random
 from pathlib import Path
 
 import pytest
@@ -113,6 +115,24 @@ def test_skab_reader_refuses_a_file_without_its_header(tmp_path: Path) -> None:
         skab.collect([tmp_path / "missing"])
 
 
+def test_skab_file_without_labels_is_normal_operation(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    lines = ["datetime;flow;pressure"]
+    for i in range(600):
+        shift = 40.0 if i >= 500 else 0.0  # an excursion that is not labelled
+        lines.append(
+            f"2020-02-08 13:{i // 60:02d}:{i % 60:02d};"
+            f"{120 + rng.gauss(0, 1) + shift:.3f};{0.4 + rng.gauss(0, 0.01):.4f}"
+        )
+    path = tmp_path / "anomaly-free.csv"
+    path.write_text("\n".join(lines) + "\n")
+    f = skab.read_file(path)
+    assert not any(f.anomaly) and not any(f.changepoint)
+    result = skab.evaluate([path])
+    # Every flagged row is a false alarm; nothing can be missed.
+    assert result["far"] > 0.0 and result["mar"] == 0.0 and result["recall"] == 0.0
+
+
 @pytest.mark.skipif(not (SKAB_DIR / "valve1").is_dir(), reason="SKAB data absent")
 def test_skab_protocol_runs_on_one_file() -> None:
     result = skab.evaluate([SKAB_DIR / "valve1" / "1.csv"])
@@ -124,7 +144,7 @@ def test_skab_protocol_runs_on_one_file() -> None:
     assert result["nab_changepoint_low_fn"] <= 100.0
 
 
-def _flag(device: str, kind: FlagKind, opened_ns: int, metric: str = "m") -> Flag:
+def _flag(device: str, kind: FlagKind, opened_ns: int, metric: str = "m", mode: str = "x") -> Flag:
     return Flag(
         flag_id=f"{device}:{opened_ns}",
         device=device,
@@ -134,7 +154,7 @@ def _flag(device: str, kind: FlagKind, opened_ns: int, metric: str = "m") -> Fla
         state=FlagState.OPENED,
         detector="d",
         metrics=(metric,),
-        failure_mode="x",
+        failure_mode=mode,
         score=5.0,
         severity=Severity.LOW,
         opened_ns=opened_ns,
@@ -149,7 +169,7 @@ def test_sim_scoring_by_hand() -> None:
     truth = [
         {
             "device": "a",
-            "faults": [{"onset_ns": 2 * day, "failure_ns": 4 * day}],
+            "faults": [{"mode": "bearing_wear", "onset_ns": 2 * day, "failure_ns": 4 * day}],
             "sensor_faults": [],
             "window_start_ns": 0,
             "window_end_ns": 10 * day,
@@ -163,8 +183,8 @@ def test_sim_scoring_by_hand() -> None:
         },
     ]
     flags = [
-        _flag("a", FlagKind.EQUIPMENT, 3 * day),  # lead 1 day of a 2-day span
-        _flag("b", FlagKind.SENSOR, day + 10, "t"),
+        _flag("a", FlagKind.EQUIPMENT, 3 * day, mode="imbalance"),  # lead 1 day of a 2-day span
+        _flag("b", FlagKind.SENSOR, day + 10, "t", mode="stuck"),
         _flag("b", FlagKind.EQUIPMENT, 6 * day),  # false: b is healthy
     ]
     result = sim.score(flags, truth)
@@ -173,6 +193,17 @@ def test_sim_scoring_by_hand() -> None:
     assert result["lead_fraction_median"] == pytest.approx(0.5)
     assert result["false_flags_per_100_device_days"] == pytest.approx(100 * 1 / 20)
     assert result["sensor_fault_accuracy"] == 1.0
+    assert result["failure_mode_accuracy"] == 0.0  # imbalance is not bearing_wear
+    right_mode = [_flag("a", FlagKind.EQUIPMENT, 3 * day, mode="bearing_wear"), *flags[1:]]
+    assert sim.score(right_mode, truth)["failure_mode_accuracy"] == 1.0
+    # A sensor flag of the wrong kind on the right metric was flagged, but not right.
+    wrong_kind = [_flag("b", FlagKind.SENSOR, day + 10, "t", mode="drift")]
+    assert sim.score(wrong_kind, truth)["sensor_fault_accuracy"] == 0.0
+    assert sim.score(wrong_kind, truth)["sensor_fault_flagged"] == 1.0
+    # ... and one that turns to the right kind while the fault lasts is right.
+    turned = dataclasses.replace(wrong_kind[0], state=FlagState.UPDATED, updated_ns=day + 99)
+    turned = dataclasses.replace(turned, failure_mode="stuck")
+    assert sim.score([*wrong_kind, turned], truth)["sensor_fault_accuracy"] == 1.0
     # The same sensor fault blamed on the equipment is not handled.
     wrong = [_flag("b", FlagKind.EQUIPMENT, day + 20)]
     assert sim.score(wrong, truth)["sensor_fault_accuracy"] == 0.0
