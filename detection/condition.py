@@ -4,12 +4,16 @@ Load cycles and daily temperature swings move most metrics of a healthy
 machine. Fitting each health metric on the condition metrics (a ridge
 regression, fitted on warm-up and refined from calm readings afterwards) and
 scoring the residual keeps those normal swings from looking like faults.
+Outside the operating range it was fitted on, the model continues along its
+tangent: a squared term fitted on a narrow range (a warm-up that saw only the
+day shift) would otherwise predict wildly for the night.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,6 +25,9 @@ from prognos.detection.errors import StateError
 MIN_R2 = 0.2
 #: Calm readings are folded into the fit in blocks of this many (bounded buffer).
 REFIT_EVERY = 60
+#: One regressor of a fitted model: name, mean, scale, linear and squared
+#: coefficient, and the standardised range it was fitted on.
+_Term = tuple[str, float, float, float, float, float, float]
 
 
 class ConditionModel:
@@ -37,7 +44,19 @@ class ConditionModel:
     []
     """
 
-    __slots__ = ("_terms", "coefs", "gram", "means", "names", "offset", "pending", "rhs", "scales")
+    __slots__ = (
+        "_terms",
+        "coefs",
+        "gram",
+        "hi",
+        "lo",
+        "means",
+        "names",
+        "offset",
+        "pending",
+        "rhs",
+        "scales",
+    )
 
     def __init__(
         self,
@@ -49,6 +68,8 @@ class ConditionModel:
         gram: Sequence[Sequence[float]] | None = None,
         rhs: Sequence[float] | None = None,
         pending: Sequence[Sequence[float]] | None = None,
+        lo: Sequence[float] | None = None,
+        hi: Sequence[float] | None = None,
     ) -> None:
         self.names = list(names)
         self.offset = offset
@@ -58,9 +79,13 @@ class ConditionModel:
         self.gram = [list(map(float, r)) for r in gram] if gram is not None else []
         self.rhs = [float(v) for v in rhs] if rhs is not None else []
         self.pending = [list(map(float, r)) for r in pending] if pending is not None else []
-        #: Per regressor (name, mean, scale, linear and squared coefficient), built for
-        #: the current ``coefs`` list (rebuilt whenever that list is replaced).
-        self._terms: tuple[list[float], list[tuple[str, float, float, float, float]]] | None = None
+        #: Standardised range of each regressor seen in fitting (beyond it: the tangent).
+        k = len(self.names)
+        self.lo = [float(v) for v in lo] if lo is not None else [-math.inf] * k
+        self.hi = [float(v) for v in hi] if hi is not None else [math.inf] * k
+        #: Per regressor (name, mean, scale, linear and squared coefficient, range), built
+        #: for the current ``coefs`` list (rebuilt whenever that list is replaced).
+        self._terms: tuple[list[float], list[_Term]] | None = None
 
     @classmethod
     def none(cls, offset: str | None = None) -> ConditionModel:
@@ -96,6 +121,8 @@ class ConditionModel:
             return cls.none(offset)
         usable = [n for n, k in zip(names, keep, strict=True) if k]
         obj = cls(usable, means[keep].tolist(), scales[keep].tolist(), [], offset)
+        z = (x[:, keep] - means[keep]) / scales[keep]
+        obj.lo, obj.hi = z.min(axis=0).tolist(), z.max(axis=0).tolist()
         design = obj._design(x[:, keep])
         gram = design.T @ design / len(y)
         rhs = design.T @ y / len(y)
@@ -115,7 +142,13 @@ class ConditionModel:
         return np.hstack([np.ones((z.shape[0], 1)), z, z * z - 1.0, *pairs])
 
     def expected(self, condition: Mapping[str, float]) -> float:
-        """What the metric should read under this condition (offset plus regression)."""
+        """What the metric should read under this condition (offset plus regression).
+
+        Past the fitted range of a regressor the squared and pairwise terms
+        continue along their tangent at the edge of the range (first-order
+        Taylor expansion there), so the prediction grows linearly, not
+        quadratically, with the distance from anything seen.
+        """
         offset = self.offset
         total = condition.get(offset, 0.0) if offset else 0.0
         coefs = self.coefs
@@ -131,27 +164,70 @@ class ConditionModel:
                     self.scales,
                     coefs[1 : 1 + k],
                     coefs[1 + k : 1 + 2 * k],
+                    self.lo,
+                    self.hi,
                     strict=True,
                 )
             )
             cached = self._terms = (coefs, terms)
         total += coefs[0]
         zs = []
-        for name, mean, scale, linear, square in cached[1]:
+        edges: list[float] | None = None  # nearest points of the fitted range, once needed
+        for index, (name, mean, scale, linear, square, lo, hi) in enumerate(cached[1]):
             value = condition.get(name)
             # A missing condition reads as its warm-up mean.
             z = 0.0 if value is None else (value - mean) / scale
             zs.append(z)
-            total += linear * z + square * (z * z - 1.0)
+            if lo <= z <= hi:
+                total += linear * z + square * (z * z - 1.0)
+                continue
+            e = lo if z < lo else hi
+            if edges is None:
+                edges = zs[:index]
+            edges.extend(zs[len(edges) : index])
+            edges.append(e)
+            total += linear * z + square * (e * e - 1.0 + 2.0 * e * (z - e))
         if k < 2:
             return total  # no pairwise terms
         c = 1 + 2 * k
+        if edges is None:  # the usual case: inside the fitted range
+            for i in range(k):
+                zi = zs[i]
+                for j in range(i + 1, k):
+                    total += coefs[c] * zi * zs[j]
+                    c += 1
+            return total
+        edges.extend(zs[len(edges) :])
         for i in range(k):
-            zi = zs[i]
+            zi, ei = zs[i], edges[i]
             for j in range(i + 1, k):
-                total += coefs[c] * zi * zs[j]
+                ej = edges[j]
+                total += coefs[c] * (ei * ej + ej * (zi - ei) + ei * (zs[j] - ej))
                 c += 1
         return total
+
+    def outside(self, condition: Mapping[str, float]) -> float:
+        """How far (in warm-up standard deviations) the condition lies outside the fitted range.
+
+        0 inside the range, or for a missing condition (it reads as the mean).
+
+        >>> m = ConditionModel.fit(["load"], [{"load": float(i % 10)} for i in range(100)],
+        ...                        [2.0 * (i % 10) + 1.0 for i in range(100)])
+        >>> m.outside({"load": 5.0}), round(m.outside({"load": 9.0 + 2 * 2.8723}), 2)
+        (0.0, 2.0)
+        """
+        worst = 0.0
+        for name, mean, scale, lo, hi in zip(
+            self.names, self.means, self.scales, self.lo, self.hi, strict=True
+        ):
+            value = condition.get(name)
+            if value is None:
+                continue
+            z = (value - mean) / scale
+            beyond = lo - z if z < lo else z - hi
+            if beyond > worst:
+                worst = beyond
+        return worst
 
     def learn(self, condition: Mapping[str, float], value: float, forget: float) -> None:
         """Fold a calm reading into the fit (refitted every ``REFIT_EVERY`` readings).
@@ -179,6 +255,10 @@ class ConditionModel:
         ).reshape(-1, width)
         self.pending = []
         design = self._design(block[:, :-1])
+        # Calm readings at new operating points widen the range the model may trust.
+        z = (block[:, :-1] - np.asarray(self.means)) / np.asarray(self.scales)
+        self.lo = np.minimum(self.lo, z.min(axis=0)).tolist()
+        self.hi = np.maximum(self.hi, z.max(axis=0)).tolist()
         m = len(block)
         decay = (1.0 - forget) ** m
         gram = decay * np.asarray(self.gram) + (1.0 - decay) * design.T @ design / m
@@ -196,6 +276,8 @@ class ConditionModel:
             "gram": self.gram,
             "rhs": self.rhs,
             "pending": self.pending,
+            "lo": self.lo,
+            "hi": self.hi,
         }
 
     @classmethod
@@ -210,6 +292,9 @@ class ConditionModel:
                 state["gram"],
                 state["rhs"],
                 state["pending"],
+                # Checkpoints from before the range was kept: no limit (as they were fitted).
+                state.get("lo"),
+                state.get("hi"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(f"condition model state is malformed: {exc}") from exc

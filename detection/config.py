@@ -19,14 +19,27 @@ from prognos.detection.sensor_health import SensorHealthConfig
 #: Defaults per asset type that differ from the global ones. ``generic`` is for
 #: series without an asset profile (benchmarks, unknown devices): with no
 #: physics to explain normal variation, its baseline follows slow change
-#: faster and a single extreme reading counts as an anomaly.
+#: faster and a single extreme reading counts as an anomaly. Each metric is
+#: judged on its own smoothed deviation, measured against that deviation's
+#: healthy spread (so a steady small shift of a noisy metric counts), and a
+#: flag clears as soon as the present deviation is gone: CUSUM may open a flag
+#: but not hold it, and the hysteresis band is narrower (``z_clear`` 3). The
+#: PCA envelope over the metrics' z-scores is on: with no profile to say which
+#: metrics move together, it is what sees a broken relation between them; it
+#: opens a flag at four times its single-reading limit (smoothed).
 ASSET_OVERRIDES: dict[str, dict[str, Any]] = {
     "generic": {
         "baseline_half_life": 200.0,
         "suspicious_learn_rate": 0.2,
         "z_point": 6.5,
         "use_envelope": True,
+        "envelope_open": 4.0,
         "settle_readings": 0,
+        "smooth_standardise": True,
+        "smooth_gain_max": 2.5,
+        "z_clear": 3.0,
+        "clear_readings": 20,
+        "cusum_opens_only": True,
     },
 }
 
@@ -47,6 +60,20 @@ class DetectionConfig:
     baseline_half_life: float = 20160.0
     #: Smoothing of the z-score before thresholds apply (noise suppression).
     smooth_half_life: float = 10.0
+    #: Measure the smoothed z against its own healthy spread in warm-up, so a steady
+    #: small shift of a noisy metric counts as much as a large one of a slowly
+    #: wandering metric; the gain is at most ``smooth_gain_max`` (1 = plain z).
+    smooth_standardise: bool = False
+    smooth_gain_max: float = 4.0
+    #: Subtract a daily cycle (time-of-day profile) before judging a metric, when its
+    #: warm-up spans ``season_min_days`` days and the cycle explains at least
+    #: ``season_min_share`` of the variation the slow level leaves (and passes an F
+    #: test corrected for autocorrelation); the profile's hours forget with a
+    #: half-life of ``season_half_life_days`` days. Off for any shorter warm-up.
+    daily_season: bool = True
+    season_min_days: float = 2.0
+    season_min_share: float = 0.25
+    season_half_life_days: float = 7.0
     z_open: float = 4.0
     z_clear: float = 2.0
     #: A metric counts as having moved (for the failure-mode hypothesis) above this.
@@ -59,18 +86,25 @@ class DetectionConfig:
     clear_readings: int = 60
     cusum_k: float = 1.5
     cusum_h: float = 400.0
+    #: CUSUM opens flags but does not hold them: while a flag is open its statistics
+    #: stay at zero (restarted, as CUSUM does after an alarm), so the flag clears once
+    #: the present smoothed deviation is gone instead of waiting for a saturated
+    #: statistic to drain (``2 cusum_h / cusum_k`` readings).
+    cusum_opens_only: bool = False
     #: Baseline learning rate (relative) while a series is suspicious.
     suspicious_learn_rate: float = 0.02
     trend_half_life: float = 180.0
     #: An open flag is re-emitted (UPDATED) at most this often, unless severity rises.
     update_min_readings: int = 30
     update_score_ratio: float = 1.5
-    #: Envelope score (1.0 = the healthy limit) that counts as ``z_open``.
     #: A metric deviating this long with no companion moving is an instrument drift
     #: (only for metrics no failure mode moves alone).
     drift_readings: int = 360
-    #: Fit the multivariate healthy envelope (PCA T^2/SPE) at the end of warm-up.
+    #: Fit the multivariate healthy envelope (PCA T^2/SPE) at the end of warm-up, over
+    #: the metrics' robust z-scores (so it follows the baselines' slow adaptation).
     use_envelope: bool = False
+    #: Smoothed envelope score (1.0 = the single-reading healthy limit, the
+    #: ``envelope_quantile`` of warm-up scores) that counts as ``z_open``.
     envelope_open: float = 1.5
     envelope_quantile: float = 0.995
     max_metrics_per_device: int = 64
@@ -103,11 +137,17 @@ class DetectionConfig:
             "cusum_h",
             "envelope_open",
             "condition_lag_s",
+            "season_min_days",
+            "season_half_life_days",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
         if not 0 < self.z_clear <= self.z_open:
             raise ConfigError("z_clear must be positive and not above z_open (hysteresis)")
+        if not self.smooth_gain_max >= 1:
+            raise ConfigError("smooth_gain_max must be at least 1 (1 = plain smoothed z)")
+        if not 0 <= self.season_min_share < 1:
+            raise ConfigError("season_min_share must be within 0..1 (a share of variance)")
         if not 0 <= self.suspicious_learn_rate <= 1:
             raise ConfigError("suspicious_learn_rate must be within 0..1")
         if not 0.5 < self.envelope_quantile < 1:

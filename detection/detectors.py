@@ -9,6 +9,7 @@ floats per series, never a growing history.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
@@ -103,7 +104,12 @@ class RobustZ(_Plain):
         # Quantised or mostly-flat signals have a tiny MAD but real excursions; the
         # mean absolute deviation keeps their scale honest (it is below MAD for noise).
         mean_abs = sum(abs(v - self.level) for v in ordered) / len(ordered)
-        self.mad = max(self.mad, 0.5 * mean_abs)
+        # Values that sit on a few levels (quantised or sticky meters) have a MAD far
+        # below their real spread: rounding to a quantum q alone has a MAD of q / 4, and
+        # the central 90 % of the sample (3.29 sigma for noise) bounds it from below too.
+        n = len(ordered)
+        central = (ordered[(19 * (n - 1)) // 20] - ordered[(n - 1) // 20]) / (3.29 * 1.4826)
+        self.mad = max(self.mad, 0.5 * mean_abs, 0.25 * quantum(ordered), central)
         self.floor = max(self.floor, 1e-3 * abs(self.level), 1e-6)
         self.n = len(values)
 
@@ -269,6 +275,28 @@ class TrendFit(_Plain):
         early = abs(gap) / fast * 3600.0
         late = abs(gap) / slow * 3600.0 if slow > 0 else math.inf
         return max(eta, 0.0), max(early, 0.0), late
+
+
+def quantum(ordered: list[float]) -> float:
+    """The resolution of a quantised signal: the smallest gap between distinct values.
+
+    A flow meter that reports whole litres per minute sits on one value for
+    long stretches; its MAD is then zero and a one-step change would read as
+    dozens of sigmas. Zero when the values are continuous (a tiny gap) or few.
+
+    >>> quantum([31.0, 32.0, 32.0, 32.0, 33.0])
+    1.0
+    >>> quantum([0.101, 0.2, 0.35]) < 0.2
+    True
+    """
+    if len(ordered) < 2:
+        return 0.0
+    span = ordered[-1] - ordered[0]
+    tiny = 1e-9 * max(abs(ordered[0]), abs(ordered[-1]), 1.0)
+    gaps = [b - a for a, b in itertools.pairwise(ordered) if b - a > tiny]
+    # Continuous data: the smallest gap is a small fraction of the range.
+    smallest = min(gaps, default=0.0)
+    return smallest if len(gaps) < 0.5 * len(ordered) and smallest > 1e-3 * span else 0.0
 
 
 def _median(ordered: list[float]) -> float:

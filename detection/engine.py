@@ -27,6 +27,9 @@ STATE_VERSION = 1
 #: Sensor faults that an equipment fault on the same metric explains as well.
 _ERRATIC = frozenset({"spikes", "noise_burst"})
 _SEVERITY_RANK = {s.value: i for i, s in enumerate(Severity)}
+#: While the models settle, an operating point this far (in warm-up standard
+#: deviations) outside what warm-up saw is learned, not judged.
+NOVEL_MARGIN = 0.5
 
 
 class DetectionEngine:
@@ -88,9 +91,15 @@ class DetectionEngine:
         metrics = reading.metrics
         run_metric = profile.running_metric
         run_value = _as_float(metrics.get(run_metric)) if run_metric else None
-        # Running unless the run metric reads exactly zero (stopped) this reading.
-        running = run_value is None or run_value > 0.0
         series_map = dev.series
+        if run_value is not None:
+            # Running unless the run metric reads exactly zero (stopped) this reading.
+            running = run_value > 0.0 and not _impossible(profile, run_metric, run_value)
+        else:
+            # A device without a run metric runs; one whose run metric has gone missing may
+            # not: the instrument checks pause rather than call a stopped machine's steady
+            # zeros stuck, and nothing is judged (its operating point is unknown).
+            running = run_metric is None or run_metric not in series_map
         if not metrics.keys() <= series_map.keys():
             self._metric_names(dev, reading, profile)
         sensor_cfg = cfg.sensor
@@ -106,11 +115,15 @@ class DetectionEngine:
             if fault is not None and fault in _ERRATIC:
                 erratic += 1
         # One instrument rarely fails together with another: several metrics turning
-        # erratic at once, or while an equipment flag is open, is the machine itself.
-        machine_erratic = dev.eq["flag_id"] is not None or erratic >= 2
+        # erratic at once is the machine itself, and so is a metric the open equipment
+        # fault makes erratic (a worn bearing's vibration bursts).
+        machine_erratic = erratic >= 2
+        open_mode = dev.eq["failure_mode"] if dev.eq["flag_id"] is not None else None
         sensor = dev.sensor
         for name, series, x, fault in checked:
-            if machine_erratic and fault in _ERRATIC:
+            if fault in _ERRATIC and (
+                machine_erratic or (open_mode is not None and profile.erratic_in(open_mode, name))
+            ):
                 fault = None
                 series.usable = x is not None
             if fault is None and series.drifting:
@@ -128,6 +141,10 @@ class DetectionEngine:
         features = dev.features(values, profile, dt_s, cfg)
         if not dev.ready:
             assert dev.warm is not None
+            if not running:
+                # A stopped machine teaches nothing about how it runs: a fleet that starts
+                # on a weekend learns its shift machines on Monday, not from two idle days.
+                return events
             dev.warm.append({**features, TS_KEY: float(ts_ns)})
             if len(dev.warm) >= cfg.warmup_readings:
                 dev.finish_warmup(profile, cfg)
@@ -138,8 +155,12 @@ class DetectionEngine:
                 return events  # the operating point is unknown: nothing can be judged
         running = profile.running_metric
         if running is not None and values.get(running, 1.0) <= 0.0:
+            return events  # stopped: nothing to judge, nothing to learn, no settling time
+        if dev.stage == SETTLING and _novel(dev, profile, features):
+            # An operating point warm-up never saw (the night after a day-shift warm-up)
+            # cannot be judged yet: keep it for the refit at the end of settling.
             self._settle(dev, profile, cfg, features, ts_ns, calm=True)
-            return events  # stopped: nothing to judge, and nothing to learn
+            return events
         events += self._score_device(dev, profile, cfg, values, features, ts_ns, jumps)
         if dev.stage == SETTLING:
             calm = all(
@@ -300,11 +321,20 @@ class DetectionEngine:
                 series.idle(cfg)
                 if name in jumps and math.isfinite(cfg.z_point):
                     expected = series.model.expected(features)
+                    if series.season is not None:
+                        expected += series.season.value(ts_ns)
                     series.z_raw = series.base.score_one(ts_ns, jumps[name] - expected)
             else:
                 scored.append((series, sign, x, series.score(ts_ns, x, features, cfg)))
+        if cfg.cusum_opens_only and dev.eq["flag_id"] is not None:
+            for series, _, _, _ in scored:
+                series.cusum.reset()
+                series.dev = series.z_smooth * series.smooth_gain
         if dev.envelope is not None and all(n in values for n in dev.envelope.names):
-            env, contrib = dev.envelope.score_one(values)
+            z_clip = cfg.z_clip
+            env, contrib = dev.envelope.score_one(
+                {n: min(max(dev.series[n].z_raw, -z_clip), z_clip) for n in dev.envelope.names}
+            )
             alpha = 1.0 - 0.5 ** (1.0 / cfg.smooth_half_life)
             dev.env_smooth += alpha * (min(env, 10.0 * cfg.envelope_open) - dev.env_smooth)
             dev.env_contrib = contrib
@@ -345,6 +375,21 @@ class DetectionEngine:
             self._warned.add(key)
         ctx = " ".join(f"{k}={v}" for k, v in context.items())
         logger.warning("%s %s", message, ctx)
+
+
+def _impossible(profile: AssetProfile, metric: str | None, value: float) -> bool:
+    """Whether a value lies outside what the metric's instrument can report."""
+    if metric is None:
+        return False
+    spec = profile.spec(metric)
+    return not spec.valid_min <= value <= spec.valid_max
+
+
+def _novel(dev: DeviceState, profile: AssetProfile, features: Mapping[str, float]) -> bool:
+    """Whether any judged metric's condition model has never seen this operating point."""
+    return any(
+        p.judged and p.series.model.outside(features) > NOVEL_MARGIN for p in dev.plan(profile)
+    )
 
 
 def _as_float(raw: object) -> float | None:

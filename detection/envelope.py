@@ -2,7 +2,9 @@
 
 Learned from the warm-up period, it scores how far a whole reading (all
 metrics together) lies from healthy operation and says which metrics
-contribute most, which single-metric detectors cannot see.
+contribute most, which single-metric detectors cannot see. The engine feeds
+it each metric's robust z-score rather than raw values, so the envelope moves
+with baselines that follow slow normal change.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def device_score(
             continue
         dev_z = series.dev
         bad = dev_z * sign if sign else abs(dev_z)  # spec.badness, without the call
-        det = "robust_z" if abs(series.z_smooth) >= abs(dev_z) else "cusum"
+        det = "robust_z" if abs(series.z_smooth * series.smooth_gain) >= abs(dev_z) else "cusum"
         if limited and series.usable and math.isfinite(series.last_value):
             level = spec.limit_level(series.last_value)
             if level and bad < z_open * (1.0 + 0.5 * level):
@@ -100,6 +100,15 @@ def _moved(dev: DeviceState, profile: AssetProfile, cfg: DetectionConfig) -> dic
     return moved
 
 
+def _signals(dev: DeviceState, profile: AssetProfile) -> dict[str, tuple[float, float, float]]:
+    """Per judged metric: smoothed z, robust sd and latest value (the deviation pattern)."""
+    return {
+        name: (series.z_smooth, series.base.scale, series.last_value)
+        for name, series in dev.series.items()
+        if profile.scored(name) and series.usable and not series.drifting
+    }
+
+
 def _severity(
     score: float, limit_level: int, rul_s: float | None, cfg: DetectionConfig
 ) -> Severity:
@@ -117,7 +126,7 @@ def _describe(
     """Hypothesis, metrics, evidence, predicted failure and severity right now."""
     moved = _moved(dev, profile, cfg)
     matches = profile.matches(moved)
-    mode, match = profile.hypothesis(moved)
+    mode, match = profile.hypothesis(moved, _signals(dev, profile))
     # The hypothesis made when the flag opened stands (the first metrics to move are
     # the most telling; late in a failure everything moves); only "unknown" is refined.
     current = dev.eq["failure_mode"]

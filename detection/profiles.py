@@ -69,12 +69,28 @@ class MetricSpec:
         return level
 
 
+#: Metrics whose signature strengths are fractions of the reading (a fault costs
+#: a share of the power or flow), not amounts in the metric's unit.
+RELATIVE_METRICS = frozenset({"power_kw", "current_a", "flow_m3_h", "torque_nm"})
+#: A hypothesis needs at least this cosine between the deviations and the pattern.
+MIN_PATTERN_MATCH = 0.5
+
+
 @dataclass(frozen=True, slots=True)
 class FailureSignature:
-    """A failure mode and the metrics that move (with direction) when it develops."""
+    """A failure mode and the metrics that move (with direction) when it develops.
+
+    ``strengths`` says how strongly: the typical change of each metric when the
+    fault is fully developed, signed (negative = down), in the metric's unit
+    (a fraction of the reading for ``RELATIVE_METRICS``). It may name minor
+    companions that ``moves`` leaves out (imbalance warms a bearing a little).
+    """
 
     failure_mode: str
     moves: Mapping[str, Direction]
+    strengths: Mapping[str, float] = field(default_factory=dict)
+    #: Metrics the fault itself makes erratic (spiky or noisy), not their instrument.
+    erratic: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +162,14 @@ class AssetProfile:
             return False
         return not any(set(sig.moves) == {metric} for sig in self.signatures)
 
+    def erratic_in(self, failure_mode: str, metric: str) -> bool:
+        """Whether an open ``failure_mode`` fault explains erratic readings of ``metric``.
+
+        A mode the profile does not describe (or ``unknown``) may explain anything.
+        """
+        sigs = [sig for sig in self.signatures if sig.failure_mode == failure_mode]
+        return not sigs or any(metric in sig.erratic for sig in sigs)
+
     def spec(self, metric: str) -> MetricSpec:
         """The spec of a metric, or a permissive two-sided default for unknown ones."""
         found = self.metrics.get(metric)
@@ -174,11 +198,20 @@ class AssetProfile:
             out[sig.failure_mode] = max(out.get(sig.failure_mode, 0.0), match)
         return out
 
-    def hypothesis(self, moved: Mapping[str, float]) -> tuple[str, float]:
+    def hypothesis(
+        self,
+        moved: Mapping[str, float],
+        signals: Mapping[str, tuple[float, float, float]] | None = None,
+    ) -> tuple[str, float]:
         """The failure mode that best explains the moved metrics, and its match.
 
-        ``unknown`` when no signature matches at least a third.
+        With ``signals`` (metric -> smoothed z, robust sd, latest value) and
+        signature strengths, the pattern of deviations is compared with each
+        mode's expected pattern (see ``pattern_match``); otherwise by which
+        metrics moved. ``unknown`` when nothing matches well enough.
         """
+        if signals and any(sig.strengths for sig in self.signatures):
+            return self.pattern_match(signals)
         best, best_match = "unknown", 0.0
         for mode, match in self.matches(moved).items():
             if match > best_match + 1e-9:
@@ -187,6 +220,50 @@ class AssetProfile:
             return "unknown", best_match
         return best, best_match
 
+    def pattern_match(self, signals: Mapping[str, tuple[float, float, float]]) -> tuple[str, float]:
+        """The mode whose expected pattern points most nearly the way the metrics moved.
+
+        Each mode's strengths, divided by each metric's robust sd, give the
+        direction (in z space) its deviations grow along; the hypothesis is the
+        mode with the largest cosine to the observed smoothed z vector. A fault
+        whose severity grows moves every metric along the same direction, so
+        the cosine does not depend on how far the fault has gone, and a
+        metric's noise level decides how much its share of the pattern counts.
+
+        >>> prof = DEFAULT_PROFILES["pump"]
+        >>> sig = {"vibration_rms_mm_s": (2.5, 0.15, 2.5), "bearing_temp_c": (2.4, 0.3, 60.0),
+        ...        "power_kw": (0.8, 0.12, 21.0), "flow_m3_h": (0.1, 0.5, 150.0)}
+        >>> prof.pattern_match(sig)[0]
+        'misalignment'
+        >>> sig["bearing_temp_c"] = (0.3, 0.3, 60.0)
+        >>> prof.pattern_match(sig)[0]
+        'imbalance'
+        """
+        norm = math.sqrt(sum(z * z for z, _, _ in signals.values()))
+        best, best_cos = "unknown", 0.0
+        if norm <= 0.0:
+            return best, best_cos
+        for sig in self.signatures:
+            dot = length = 0.0
+            for metric, strength in sig.strengths.items():
+                found = signals.get(metric)
+                if found is None:
+                    continue
+                z, scale, latest = found
+                if metric in RELATIVE_METRICS:
+                    strength *= abs(latest) if math.isfinite(latest) else 0.0
+                u = strength / scale if scale > 0 else 0.0
+                dot += z * u
+                length += u * u
+            if length <= 0.0:
+                continue
+            cos = dot / (math.sqrt(length) * norm)
+            if cos > best_cos + 1e-9:
+                best, best_cos = sig.failure_mode, cos
+        if best_cos < MIN_PATTERN_MATCH:
+            return "unknown", best_cos
+        return best, best_cos
+
 
 def _specs(items: Iterable[MetricSpec]) -> dict[str, MetricSpec]:
     return {m.name: m for m in items}
@@ -194,6 +271,30 @@ def _specs(items: Iterable[MetricSpec]) -> dict[str, MetricSpec]:
 
 def _sig(mode: str, **moves: Direction) -> FailureSignature:
     return FailureSignature(mode, moves)
+
+
+def _strong(
+    signatures: tuple[FailureSignature, ...], **strengths: Mapping[str, float]
+) -> tuple[FailureSignature, ...]:
+    """The signatures with how strongly each mode moves each metric (see ``FailureSignature``).
+
+    Worn bearings make vibration impulsive, cavitation makes the discharge
+    pressure pulsate and failing insulation makes the current flicker: those
+    readings turn erratic with the fault, not with their instrument.
+    """
+    erratic = {
+        "bearing_wear": frozenset({"vibration_rms_mm_s"}),
+        "cavitation": frozenset({"discharge_pressure_bar"}),
+        "insulation_fault": frozenset({"current_a"}),
+    }
+    return tuple(
+        dataclasses.replace(
+            sig,
+            strengths=strengths[sig.failure_mode],
+            erratic=erratic.get(sig.failure_mode, frozenset()),
+        )
+        for sig in signatures
+    )
 
 
 # Shared metric specs. Vibration limits follow ISO 10816-3 (group 2, rigid
@@ -230,8 +331,11 @@ TORQUE = MetricSpec("torque_nm", "N*m", "both", -50000.0, 50000.0)
 #: Continuous-duty machines (pumps) have no start-up transients to mis-model, so
 #: their bearing temperature can be judged on a finer scale.
 BEARING_T_STEADY = dataclasses.replace(BEARING_T, min_scale=0.3)
+#: Every chiller fault (refrigerant leak, fouled condenser, clogged strainer) costs
+#: power for the same cooling load; less power for the load is no fault of the machine.
+CHILLER_POWER = dataclasses.replace(POWER, direction="up")
 
-_PUMP = (
+_PUMP: tuple[FailureSignature, ...] = (
     _sig("bearing_wear", vibration_rms_mm_s="up", bearing_temp_c="up"),
     _sig("imbalance", vibration_rms_mm_s="up"),
     _sig(
@@ -253,7 +357,7 @@ _PUMP = (
         current_a="down",
     ),
 )
-_MOTOR = (
+_MOTOR: tuple[FailureSignature, ...] = (
     _sig("bearing_wear", vibration_rms_mm_s="up", bearing_temp_c="up"),
     _sig("imbalance", vibration_rms_mm_s="up"),
     _sig("misalignment", vibration_rms_mm_s="up", bearing_temp_c="up", current_a="up"),
@@ -261,31 +365,118 @@ _MOTOR = (
     _sig("cooling_loss", winding_temp_c="up", bearing_temp_c="up"),
     _sig("insulation_fault", power_factor="down", current_a="up"),
 )
-_COMPRESSOR = (
+_COMPRESSOR: tuple[FailureSignature, ...] = (
     _sig("bearing_wear", vibration_rms_mm_s="up"),
     _sig("lubrication_loss", oil_temp_c="up", discharge_temp_c="up", vibration_rms_mm_s="up"),
-    _sig("overheating", discharge_temp_c="up"),
+    # The hot discharge air heats the oil too: a discharge thermometer rising alone
+    # is more likely drifting than the compressor overheating.
+    _sig("overheating", discharge_temp_c="up", oil_temp_c="up"),
     _sig("cooling_loss", oil_temp_c="up", discharge_temp_c="up"),
     _sig("clogged_filter", discharge_pressure_bar="down", discharge_temp_c="up"),
 )
-_SPINDLE = (
+_SPINDLE: tuple[FailureSignature, ...] = (
     _sig("bearing_wear", vibration_rms_mm_s="up", bearing_temp_c="up"),
     _sig("imbalance", vibration_rms_mm_s="up"),
     _sig("lubrication_loss", bearing_temp_c="up", oil_temp_c="up"),
     _sig("overheating", bearing_temp_c="up", oil_temp_c="up", current_a="up"),
+    # Also heats the bearings, but their job-to-job swings hide it at first: the oil
+    # thermometer leads alone.
     _sig("cooling_loss", oil_temp_c="up"),
 )
-_CHILLER = (
+_CHILLER: tuple[FailureSignature, ...] = (
     _sig("refrigerant_leak", refrigerant_pressure_bar="down", discharge_pressure_bar="down"),
     _sig("clogged_filter", flow_m3_h="down"),
     _sig("cooling_loss", discharge_pressure_bar="up", power_kw="up", supply_temp_c="up"),
     _sig("bearing_wear", vibration_rms_mm_s="up"),
 )
-_ROBOT = (
+_ROBOT: tuple[FailureSignature, ...] = (
     _sig("bearing_wear", vibration_rms_mm_s="up", bearing_temp_c="up"),
-    _sig("lubrication_loss", bearing_temp_c="up"),
+    # Dry gears and bearings run hot and rough.
+    _sig("lubrication_loss", bearing_temp_c="up", vibration_rms_mm_s="up"),
     _sig("misalignment", vibration_rms_mm_s="up"),
     _sig("overheating", winding_temp_c="up"),
+)
+
+# How strongly each mode moves each metric once fully developed (signed; relative
+# for power, current, flow and torque), as far as the condition models leave it
+# visible: a motor's extra load from misalignment shows in its power, which is the
+# load it is judged at, so only what load does not explain is listed.
+V, BT, WT = "vibration_rms_mm_s", "bearing_temp_c", "winding_temp_c"
+_PUMP = _strong(
+    _PUMP,
+    # Worn bearings: friction heat and impulsive vibration, a little more power.
+    bearing_wear={V: 10.0, BT: 28.0, "power_kw": 0.03, "current_a": 0.02},
+    # Imbalance: a once-per-revolution force, vibration first, little heat.
+    imbalance={V: 4.5, BT: 5.0},
+    # Misalignment: reaction forces load the bearings and cost power.
+    misalignment={V: 5.0, BT: 10.0, "power_kw": 0.05, "current_a": 0.03},
+    cavitation={
+        V: 2.5,
+        "flow_m3_h": -0.25,
+        "suction_pressure_bar": -0.6,
+        "discharge_pressure_bar": -0.9,
+        "power_kw": -0.2,
+        "current_a": -0.13,
+    },
+    clogged_filter={
+        "flow_m3_h": -0.4,
+        "suction_pressure_bar": -0.9,
+        "discharge_pressure_bar": -1.4,
+        "power_kw": -0.25,
+        "current_a": -0.16,
+    },
+)
+_MOTOR = _strong(
+    _MOTOR,
+    bearing_wear={V: 10.0, BT: 28.0},
+    imbalance={V: 6.0, BT: 4.0},
+    misalignment={V: 5.0, BT: 6.0},
+    # Overload heats the winding and lowers the power factor.
+    overheating={WT: 55.0, BT: 5.0, "power_factor": -0.03, "current_a": 0.04},
+    # A blocked fan: everything runs hotter at the same load, the winding most.
+    cooling_loss={WT: 70.0, BT: 8.0},
+    # Leakage current: power factor down, current up, some heat.
+    insulation_fault={"power_factor": -0.12, "current_a": 0.2, WT: 15.0},
+)
+_COMPRESSOR = _strong(
+    _COMPRESSOR,
+    bearing_wear={V: 9.5},
+    # Thin oil: hotter oil and air, and the screws rub.
+    lubrication_loss={"oil_temp_c": 25.0, "discharge_temp_c": 25.0, V: 3.0},
+    # Hot air at the discharge first, the oil after it.
+    overheating={"oil_temp_c": 15.0, "discharge_temp_c": 45.0},
+    # A fouled cooler: oil and air both run hotter.
+    cooling_loss={"oil_temp_c": 28.0, "discharge_temp_c": 28.0},
+    clogged_filter={"discharge_pressure_bar": -0.5, "discharge_temp_c": 10.0},
+)
+_SPINDLE = _strong(
+    _SPINDLE,
+    bearing_wear={V: 8.5, BT: 25.0},
+    imbalance={V: 2.6},
+    lubrication_loss={BT: 25.0, "oil_temp_c": 8.0, V: 2.0},
+    overheating={BT: 25.0, "oil_temp_c": 20.0},
+    cooling_loss={BT: 25.0, "oil_temp_c": 25.0},
+)
+_CHILLER = _strong(
+    _CHILLER,
+    # Less refrigerant: low evaporator and condenser pressure, more work per kW of cold.
+    refrigerant_leak={
+        "refrigerant_pressure_bar": -1.4,
+        "discharge_pressure_bar": -2.0,
+        "power_kw": 0.25,
+        "supply_temp_c": 1.0,
+    },
+    clogged_filter={"flow_m3_h": -0.35, "power_kw": 0.1},
+    # A fouled condenser: high head pressure and power.
+    cooling_loss={"discharge_pressure_bar": 4.0, "power_kw": 0.3, "supply_temp_c": 0.5},
+    bearing_wear={V: 8.5},
+)
+_ROBOT = _strong(
+    _ROBOT,
+    bearing_wear={V: 6.7, BT: 20.0},
+    lubrication_loss={BT: 20.0, V: 2.0},
+    misalignment={V: 3.0},
+    overheating={WT: 45.0},
 )
 
 DEFAULT_PROFILES: dict[str, AssetProfile] = {
@@ -348,7 +539,18 @@ DEFAULT_PROFILES: dict[str, AssetProfile] = {
     "chiller": AssetProfile(
         "chiller",
         _specs(
-            [VIB, CURRENT, POWER, PF, SUPPLY_T, RETURN_T, REFRIG_P, DISCHARGE_P, FLOW, AMBIENT_T]
+            [
+                VIB,
+                CURRENT,
+                CHILLER_POWER,
+                PF,
+                SUPPLY_T,
+                RETURN_T,
+                REFRIG_P,
+                DISCHARGE_P,
+                FLOW,
+                AMBIENT_T,
+            ]
         ),
         _CHILLER,
         condition_metrics=("return_temp_c", "ambient_temp_c"),

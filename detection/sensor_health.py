@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from prognos.detection.detectors import ALPHAS, _Plain, alpha_cached, alpha_for
 
@@ -29,6 +30,9 @@ class SensorHealthConfig:
     noise_readings: int = 10
     clear_readings: int = 30
     diff_half_life: float = 500.0
+    #: Impossible values in a row before the instrument counts as out of range; fewer,
+    #: back in range, are spikes (a glitch can read below zero for one sample).
+    out_of_range_readings: int = 10
 
 
 class SensorHealth(_Plain):
@@ -60,6 +64,7 @@ class SensorHealth(_Plain):
         "ok",
         "n",
         "nd",
+        "outside",
     )
     __slots__ = _fields
 
@@ -78,6 +83,12 @@ class SensorHealth(_Plain):
         self.ok = 0
         self.n = 0
         self.nd = 0  # steps the usual step size was learned from (machine running)
+        self.outside = 0  # impossible values in a row
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> SensorHealth:
+        """Restore a checkpoint (one from before ``outside`` was kept reads it as 0)."""
+        return super().from_dict({"outside": 0, **state})
 
     def check(
         self, x: float | None, cfg: SensorHealthConfig, running: bool = True
@@ -94,15 +105,44 @@ class SensorHealth(_Plain):
             self.spike_level *= 1.0 - alpha_for(cfg.spike_half_life)
         lo, hi = self.valid_min, self.valid_max
         if (lo is not None and x < lo) or (hi is not None and x > hi):
-            return self._verdict("out_of_range", False, cfg)
+            self.outside += 1
+            if self.outside >= cfg.out_of_range_readings:
+                return self._verdict("out_of_range", False, cfg)
+            return self._verdict(None, False, cfg)  # never usable; a spike if it returns
+        if self.outside:
+            # Back in range after a few impossible values: an isolated glitch (a spike)
+            # unless the signal is in a noise burst, where such values are just the noise.
+            if self.outside < cfg.out_of_range_readings and self.diff_short < 0.2:
+                self.spike_level += 1.0
+            self.outside = 0
         condition: str | None = None
         usable = True
         last, prev = self.last, self.prev
         if last is not None and not running:
-            # A stopped machine's readings say nothing about the running noise level.
-            self.same = 0
-            self.diff_short *= 1.0 - _ALPHA_SHORT
-            self.noisy = 0
+            # A stopped machine's readings say nothing about the running noise level, but
+            # a value frozen since before the stop is still frozen (and a sensor that reads
+            # a stopped machine's steady zero is not: the count waits for the restart).
+            if x != last:
+                self.same = 0
+            elif self.fault == "stuck":
+                condition, usable = "stuck", False
+            # A stopped machine reads steady values: swings many times the running step,
+            # back and forth, are the instrument's own noise (the step size is not learned).
+            step = x - last
+            usual = self.diff_scale if self.diff_scale > 1e-9 else 1e-9
+            wild = 0.0
+            if (
+                prev is not None
+                and step * (last - prev) < 0
+                and abs(step) > cfg.noise_ratio * usual
+                and x != 0.0
+                and last != 0.0
+            ):
+                wild = 1.0
+            self.diff_short += _ALPHA_SHORT * (wild - self.diff_short)
+            self.noisy = self.noisy + 1 if self.nd > 20 and self.diff_short > 0.3 else 0
+            if self.noisy >= cfg.noise_readings and condition is None:
+                condition, usable = "noise_burst", False
         elif last is not None:
             step = x - last
             abs_step = abs(step)
@@ -143,7 +183,10 @@ class SensorHealth(_Plain):
                 condition, usable = "noise_burst", False
             if self.spike_level >= cfg.spikes_to_flag and condition is None:
                 condition = "spikes"
-            if condition is None and usable and x != 0.0 and last != 0.0:
+            # Exact repeats say nothing about the step size: a meter that sits on one
+            # value and moves a whole quantum at a time would otherwise see every move
+            # as a jump many times its usual step.
+            if condition is None and usable and x != 0.0 and last != 0.0 and abs_step > tiny:
                 if nd < 50:
                     a = 1.0 / (nd + 1)
                 else:

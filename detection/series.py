@@ -1,14 +1,16 @@
 """Per-series and per-device detector state: the numbers the engine keeps between readings.
 
 A ``MetricSeries`` holds everything about one metric of one device (sensor
-health, condition model, baseline, CUSUM, trend); a ``DeviceState`` holds the
-series of a device, its warm-up rows and healthy envelope. Both are bounded
+health, condition model, daily cycle, baseline, CUSUM, trend); a
+``DeviceState`` holds the series of a device, its warm-up rows and healthy
+envelope. Both are bounded
 (a fixed handful of floats per series; warm-up rows are dropped once fitted)
 and serialise to plain JSON for checkpoints.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, NamedTuple
 
@@ -20,6 +22,7 @@ from prognos.detection.detectors import ALPHAS, Cusum, RobustZ, TrendFit, alpha_
 from prognos.detection.envelope import PcaEnvelope
 from prognos.detection.errors import StateError
 from prognos.detection.profiles import AssetProfile, MetricSpec
+from prognos.detection.seasonal import DailyProfile, fit_daily
 from prognos.detection.sensor_health import SensorHealth
 
 #: Warm-up rows carry their timestamp under this key (never a metric name).
@@ -35,6 +38,8 @@ _SIGNS = {"up": 1.0, "down": -1.0, "both": 0.0}
 _LAG_KEYS: dict[str, tuple[str, str]] = {}
 #: Device stages: learning only, scoring while the models settle, fully ready.
 WARMING, SETTLING, READY = 0, 1, 2
+#: Smallest ``smooth_gain`` worth applying (see ``smooth_gain_of``).
+_MIN_GAIN = 1.5
 
 
 def condition_names(profile: AssetProfile) -> list[str]:
@@ -58,6 +63,8 @@ class MetricSeries:
         "health",
         "last_value",
         "model",
+        "season",
+        "smooth_gain",
         "trend",
         "usable",
         "z_raw",
@@ -68,10 +75,14 @@ class MetricSeries:
     def __init__(self, spec: MetricSpec, cfg: DetectionConfig) -> None:
         self.health = SensorHealth(spec.valid_min, spec.valid_max)
         self.model = ConditionModel.none()
+        #: The metric's daily cycle, when its warm-up showed one (see ``fit_daily``).
+        self.season: DailyProfile | None = None
         self.base = RobustZ(cfg.baseline_half_life, floor=max(spec.min_scale / 1.4826, 1e-9))
         self.cusum = Cusum(cfg.cusum_k, cap=2.0 * cfg.cusum_h)
         self.trend = TrendFit(cfg.trend_half_life)
         self.z_smooth = 0.0
+        #: 1 / healthy spread of ``z_smooth`` (see ``DetectionConfig.smooth_standardise``).
+        self.smooth_gain = 1.0
         self.dev = 0.0  # signed deviation used for scoring (z_smooth or scaled CUSUM)
         self.z_raw = 0.0
         self.expected = 0.0  # the condition model's value for the reading last scored
@@ -81,11 +92,19 @@ class MetricSeries:
         self.last_value = float("nan")
         self.usable = False
 
-    def seed(self, name: str, rows: list[dict[str, float]], profile: AssetProfile) -> None:
+    def seed(
+        self,
+        name: str,
+        rows: list[dict[str, float]],
+        profile: AssetProfile,
+        cfg: DetectionConfig | None = None,
+    ) -> None:
         """Fit the condition model and baseline on this metric's warm-up rows.
 
         Temperatures are modelled above ambient on the lagged load (thermal
-        mass); everything else on the instantaneous load.
+        mass); everything else on the instantaneous load. With
+        ``cfg.smooth_standardise`` the smoothed deviation is also measured
+        against its own healthy spread (see ``smooth_gain_of``).
         """
         own = [r for r in rows if name in r]
         loads = [c for c in condition_names(profile) if c != name]
@@ -103,10 +122,26 @@ class MetricSeries:
         self.model = ConditionModel.fit(regressors, own, values, offset=offset)
         own = [r for r in own if offset is None or offset in r]
         residuals = [r[name] - self.model.expected(r) for r in own]
+        self.season = None
+        if cfg is not None and cfg.daily_season:
+            times = [r[TS_KEY] for r in own]
+            self.season = fit_daily(
+                times,
+                residuals,
+                cfg.season_min_days,
+                cfg.season_min_share,
+                cfg.season_half_life_days,
+            )
+            if self.season is not None:
+                day = self.season.value
+                residuals = [v - day(int(t)) for v, t in zip(residuals, times, strict=True)]
         self.base.seed(residuals)
         # The largest excursion seen while healthy: a lone reading must beat it to
         # count as a point anomaly.
         self.z_warm_max = max((abs(self.base.score_one(0, v)) for v in residuals), default=0.0)
+        if cfg is not None and cfg.smooth_standardise:
+            zs = [self.base.score_one(0, v) for v in residuals]
+            self.smooth_gain = smooth_gain_of(zs, cfg)
         for r in own:
             self.trend.learn_one(int(r[TS_KEY]), r[name])
 
@@ -119,6 +154,8 @@ class MetricSeries:
     ) -> float:
         """Update the scoring state with a usable value; return the raw z."""
         expected = self.model.expected(condition)
+        if self.season is not None:
+            expected += self.season.value(ts_ns)
         self.expected = expected
         z = self.base.score_one(ts_ns, x - expected)
         self.z_raw = z
@@ -132,6 +169,7 @@ class MetricSeries:
         self.z_smooth = z_smooth
         signed_cusum = self.cusum.score_one(ts_ns, zc)
         scaled = signed_cusum / cfg.cusum_h * cfg.z_open
+        z_smooth *= self.smooth_gain
         self.dev = z_smooth if abs(z_smooth) >= abs(scaled) else scaled
         self.trend.learn_one(ts_ns, x)
         self.last_value = x
@@ -139,27 +177,47 @@ class MetricSeries:
 
     def learn(self, ts_ns: int, x: float, condition: dict[str, float], rate: float) -> None:
         """Learn from the value just scored (``score`` must have run on this reading)."""
+        season = self.season
+        if season is not None and rate >= 1.0:
+            # The cycle learns from what the level leaves; the condition model from
+            # the value without the cycle.
+            day = season.value(ts_ns)
+            season.learn_one(ts_ns, x - self.expected + day - self.base.level)
+            self.base.learn_one(ts_ns, x - self.expected, rate)
+            self.model.learn(condition, x - day, self.base.alpha)
+            return
         self.base.learn_one(ts_ns, x - self.expected, rate)
         if rate >= 1.0:
             self.model.learn(condition, x, self.base.alpha)
+
+    def warm_z(self, name: str, row: dict[str, float], clip: float) -> float:
+        """The clipped robust z of a warm-up row under the fitted models (no state change)."""
+        expected = self.model.expected(row)
+        if self.season is not None:
+            expected += self.season.value(int(row[TS_KEY]))
+        z = self.base.score_one(0, row[name] - expected)
+        return min(max(z, -clip), clip)
 
     def idle(self, cfg: DetectionConfig) -> None:
         """No usable value this reading: let the smoothed deviation fade."""
         self.z_raw = 0.0
         self.z_smooth *= 1.0 - alpha_for(cfg.smooth_half_life)
-        self.dev = self.z_smooth
+        self.dev = self.z_smooth * self.smooth_gain
 
-    def baseline_value(self, condition: dict[str, float]) -> float:
-        return self.base.level + self.model.expected(condition)
+    def baseline_value(self, condition: dict[str, float], ts_ns: int = 0) -> float:
+        day = 0.0 if self.season is None else self.season.value(ts_ns)
+        return self.base.level + self.model.expected(condition) + day
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "health": self.health.to_dict(),
             "model": self.model.to_dict(),
+            "season": None if self.season is None else self.season.to_dict(),
             "base": self.base.to_dict(),
             "cusum": self.cusum.to_dict(),
             "trend": self.trend.to_dict(),
             "z_smooth": self.z_smooth,
+            "smooth_gain": self.smooth_gain,
             "z_raw": self.z_raw,
             "expected": self.expected,
             "alone": self.alone,
@@ -176,10 +234,13 @@ class MetricSeries:
         try:
             obj.health = SensorHealth.from_dict(state["health"])
             obj.model = ConditionModel.from_dict(state["model"])
+            season = state.get("season")  # absent in older checkpoints: no cycle
+            obj.season = None if season is None else DailyProfile.from_dict(season)
             obj.base = RobustZ.from_dict(state["base"])
             obj.cusum = Cusum.from_dict(state["cusum"])
             obj.trend = TrendFit.from_dict(state["trend"])
             obj.z_smooth = float(state["z_smooth"])
+            obj.smooth_gain = float(state.get("smooth_gain", 1.0))
             obj.z_raw = float(state["z_raw"])
             obj.expected = float(state["expected"])
             obj.alone = int(state["alone"])
@@ -192,6 +253,55 @@ class MetricSeries:
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(f"metric series state is malformed: {exc}") from exc
         return obj
+
+
+def smooth_gain_of(z: list[float], cfg: DetectionConfig) -> float:
+    """1 / the healthy spread of the smoothed z, from warm-up z-scores in time order.
+
+    Smoothing shrinks white noise a lot (half-life 10: to about a fifth) but
+    leaves slow wander (thermal drift) nearly as it is, so one threshold on the
+    smoothed z is either deaf to steady small shifts of noisy metrics or
+    jumpy on slowly wandering ones. Measured in units of its own healthy
+    spread, a shift counts the same whatever the metric's noise colour.
+
+    The spread of the smoothed values themselves rests on a handful of
+    independent swings in a short warm-up, so it is modelled instead: the
+    larger of an AR(1) process with the warm-up's lag-1 autocorrelation and
+    the spread of means over blocks as long as the smoothing's equivalent
+    window ((2 - alpha) / alpha readings), which sees slow wander that a lag-1
+    fit misses. The gain is capped (``smooth_gain_max``).
+
+    >>> cfg = DetectionConfig(smooth_gain_max=10.0)
+    >>> round(smooth_gain_of([1.0, -1.0] * 200, cfg), 2)  # white: sqrt((2 - a) / a)
+    5.37
+    >>> smooth_gain_of([i / 100 for i in range(400)], cfg)  # persistent: plain z
+    1.0
+    """
+    clip = cfg.z_clip
+    zc = [min(max(v, -clip), clip) for v in z]
+    n = len(zc)
+    if n < 20:
+        return 1.0
+    mean = sum(zc) / n
+    d = [v - mean for v in zc]
+    var = sum(v * v for v in d) / n
+    if var <= 0.0:
+        return 1.0
+    rho = max(0.0, min(sum(a * b for a, b in itertools.pairwise(d)) / (n * var), 0.999))
+    alpha = alpha_for(cfg.smooth_half_life)
+    phi = (1.0 - alpha) * rho
+    white = alpha / (2.0 - alpha)  # variance of the smoothed z over that of z, white noise
+    ratio = white * (1.0 + phi) / (1.0 - phi)
+    width = round(1.0 / white)
+    blocks = [sum(d[i : i + width]) / width for i in range(0, n - width + 1, width)]
+    if len(blocks) >= 4:
+        block_mean = sum(blocks) / len(blocks)
+        block_var = sum((b - block_mean) ** 2 for b in blocks) / (len(blocks) - 1)
+        ratio = max(ratio, block_var / var)
+    gain = min(ratio**-0.5, cfg.smooth_gain_max)
+    # A small correction (persistent signals, e.g. temperatures) is within the error of
+    # these fits on a short warm-up: such metrics keep the plain smoothed z.
+    return gain if gain >= _MIN_GAIN else 1.0
 
 
 class SeriesPlan(NamedTuple):
@@ -320,12 +430,18 @@ class DeviceState:
     def _fit(self, profile: AssetProfile, cfg: DetectionConfig) -> None:
         rows = self.warm or []
         for name, series in self.series.items():
-            series.seed(name, rows, profile)
+            series.seed(name, rows, profile, cfg)
         if cfg.use_envelope:
+            # The envelope lives in the space of the metrics' robust z-scores: centred and
+            # scaled by baselines that follow slow normal change (and freeze while
+            # suspicious), it sees a broken relation between metrics, not a slow drift.
             names = sorted(self.series)
             full = [r for r in rows if all(n in r for n in names)]
             if len(names) >= 2 and len(full) >= max(20, 2 * len(names)):
-                matrix = np.array([[r[n] for n in names] for r in full])
+                clip = cfg.z_clip
+                matrix = np.array(
+                    [[self.series[n].warm_z(n, r, clip) for n in names] for r in full]
+                )
                 self.envelope = PcaEnvelope.fit(names, matrix, quantile=cfg.envelope_quantile)
 
     def to_dict(self) -> dict[str, Any]:

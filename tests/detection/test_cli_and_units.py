@@ -16,7 +16,7 @@ from prognos.detection.condition import ConditionModel
 from prognos.detection.detectors import Cusum, RobustZ, TrendFit
 from prognos.detection.profiles import DEFAULT_PROFILES, GENERIC_PROFILE
 
-MODULES = ["detectors", "condition", "envelope", "sensor_health", "engine"]
+MODULES = ["detectors", "condition", "envelope", "seasonal", "sensor_health", "series", "engine"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -8,6 +8,7 @@ import pytest
 from prognos.detection.config import DetectionConfig
 from prognos.detection.engine import DetectionEngine
 from prognos.detection.flags import Flag, FlagKind, FlagState
+from prognos.detection.sensor_health import SensorHealth, SensorHealthConfig
 from prognos.ingest.contract import Reading
 
 MIN_NS = 60_000_000_000
@@ -72,3 +73,75 @@ def test_sensor_fault_is_a_sensor_flag_with_its_kind(kind: str, metric: str) -> 
 def test_healthy_signals_raise_no_sensor_flags() -> None:
     flags = run_with_fault("none", "flow_m3_h", n=3000)
     assert flags == []
+
+
+def _verdicts(values: list[tuple[float, bool]], cfg: SensorHealthConfig) -> list[str | None]:
+    sh = SensorHealth(0.0, 100.0)
+    return [sh.check(x, cfg, running)[0] for x, running in values]
+
+
+def test_lone_impossible_values_are_spikes_and_a_saturated_sensor_is_out_of_range() -> None:
+    cfg = SensorHealthConfig()
+    rng = np.random.default_rng(5)
+    base = [(round(2.0 + 0.1 * float(rng.normal()), 2), True) for _ in range(300)]
+    # A glitch on a vibration RMS sensor can read below zero for one sample.
+    glitches = [(-9.0 if i % 12 == 0 else x, r) for i, (x, r) in enumerate(base)]
+    verdicts = _verdicts(base + glitches, cfg)
+    assert "out_of_range" not in verdicts
+    assert "spikes" in verdicts[300:]
+    saturated = [(65535.0, True)] * 30
+    verdicts = _verdicts(base + saturated, cfg)
+    first = verdicts.index("out_of_range")
+    assert first == 300 + cfg.out_of_range_readings - 1
+    assert "spikes" not in verdicts
+
+
+def test_a_sensor_stuck_before_a_stop_stays_stuck_through_it() -> None:
+    cfg = SensorHealthConfig()
+    rng = np.random.default_rng(6)
+    running = [(round(40.0 + float(rng.normal()), 1), True) for _ in range(200)]
+    stuck = [(41.3, True)] * 60 + [(41.3, False)] * 120 + [(41.3, True)] * 60
+    verdicts = _verdicts(running + stuck, cfg)
+    first = verdicts.index("stuck")
+    assert first < 200 + 60
+    # One fault from the first verdict to the end: no flapping across the stop.
+    assert set(verdicts[first:]) == {"stuck"}
+    # A healthy sensor reading a stopped machine's steady value is not stuck.
+    restart = [(round(40.0 + float(rng.normal()), 1), True) for _ in range(100)]
+    healthy = running + [(0.0, False)] * 300 + restart
+    assert set(_verdicts(healthy, cfg)) == {None}
+
+
+def test_a_noise_burst_shows_on_a_stopped_machine_too() -> None:
+    cfg = SensorHealthConfig()
+    rng = np.random.default_rng(7)
+    running = [(round(2.0 + 0.1 * float(rng.normal()), 2), True) for _ in range(200)]
+    stopped = [(round(0.06 + 0.01 * abs(float(rng.normal())), 2), False) for _ in range(200)]
+    burst = [(round(40.0 + 8.0 * float(rng.normal()), 2), False) for _ in range(60)]
+    assert set(_verdicts(running + stopped, cfg)) == {None}
+    verdicts = _verdicts(running + stopped + burst, cfg)
+    assert "noise_burst" in verdicts[400:]
+
+
+@pytest.mark.parametrize("broken", ["dropout", "out_of_range"])
+def test_a_broken_run_sensor_does_not_make_a_stopped_machines_zeros_stuck(broken: str) -> None:
+    rng = np.random.default_rng(8)
+    engine = DetectionEngine(config=DetectionConfig(warmup_readings=300, settle_readings=0))
+    flags: list[Flag] = []
+    for i in range(900):
+        run = i < 500
+        m = {
+            "speed_rpm": round(1480.0 + rng.normal(), 0) if run else 0.0,
+            "current_a": round(40.0 + 0.3 * rng.normal(), 1) if run else 0.0,
+            "flow_m3_h": round(150.0 + 0.5 * rng.normal(), 1) if run else 0.0,
+            "bearing_temp_c": round(55.0 + 0.3 * rng.normal(), 1),
+        }
+        if i >= 450:  # the speed sensor breaks shortly before the pump stops
+            if broken == "dropout":
+                del m["speed_rpm"]
+            else:
+                m["speed_rpm"] = 65535.0
+        flags += engine.process(Reading("p-1", "pump", "s", T0_NS + i * MIN_NS, m))
+    assert [f for f in flags if f.kind is FlagKind.EQUIPMENT] == []
+    sensor = {(f.metrics[0], f.failure_mode) for f in flags if f.kind is FlagKind.SENSOR}
+    assert sensor == {("speed_rpm", broken)}
