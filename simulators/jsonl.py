@@ -19,16 +19,29 @@ from prognos.simulators.errors import SimulatorError
 
 
 def write_messages(messages: Iterable[Message], path: Path) -> int:
-    """Write messages as JSON lines; returns how many were written."""
+    """Write messages as JSON lines; returns how many were written.
+
+    The lines go to ``<path>.part``, renamed to ``path`` once every message is
+    written: a run that fails part-way (bad input found late, Ctrl-C) leaves no
+    truncated file that looks like a complete one.
+    """
+    final = Path(path)
+    partial = final.with_name(final.name + ".part")
     count = 0
-    with Path(path).open("wb", buffering=1 << 20) as out:
-        for msg in messages:
-            try:
-                line = {"topic": msg.topic, "payload": msg.payload.decode("utf-8")}
-            except UnicodeDecodeError:
-                line = {"topic": msg.topic, "payload_b64": base64.b64encode(msg.payload).decode()}
-            out.write(orjson.dumps(line) + b"\n")
-            count += 1
+    try:
+        with partial.open("wb", buffering=1 << 20) as out:
+            for msg in messages:
+                try:
+                    line = {"topic": msg.topic, "payload": msg.payload.decode("utf-8")}
+                except UnicodeDecodeError:
+                    payload = base64.b64encode(msg.payload).decode()
+                    line = {"topic": msg.topic, "payload_b64": payload}
+                out.write(orjson.dumps(line) + b"\n")
+                count += 1
+        partial.replace(final)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return count
 
 

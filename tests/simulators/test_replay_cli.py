@@ -161,10 +161,13 @@ def test_commands_report_bad_input_without_a_traceback(app, tmp_path: Path) -> N
     assert f"{bad_fleet}:4: device.asset_type: missing" in result.output
     result = runner.invoke(app, ["simulate", "--duration", "ten days"])
     assert result.exit_code == 2 and "duration 'ten days'" in result.output
-    result = runner.invoke(app, ["simulate", "--mix", "toaster=1", "--out", "x"])
+    out = tmp_path / "x.jsonl"
+    result = runner.invoke(app, ["simulate", "--mix", "toaster=1", "--out", str(out)])
     assert result.exit_code == 2 and "toaster" in result.output
-    result = runner.invoke(app, ["replay", str(tmp_path / "absent.csv"), "--out", "x"])
+    result = runner.invoke(app, ["replay", str(tmp_path / "absent.csv"), "--out", str(out)])
     assert result.exit_code == 2 and "cannot read the dataset" in result.output
+    # A failed run leaves no output behind, not even an empty or partial file.
+    assert not out.exists() and not list(tmp_path.glob("x.jsonl*"))
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
