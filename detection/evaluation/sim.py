@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import statistics
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,14 +50,27 @@ class SimOutcome:
     skipped_lines: int = 0
 
 
-def read_telemetry(path: Path) -> Iterator[Reading | None]:
-    """Readings from a telemetry JSON-lines file (``None`` for a malformed line)."""
+#: Lines between two progress reports of ``read_telemetry``.
+PROGRESS_EVERY = 50_000
+
+
+def read_telemetry(
+    path: Path, progress: Callable[[int, int], None] | None = None
+) -> Iterator[Reading | None]:
+    """Readings from a telemetry JSON-lines file (``None`` for a malformed line).
+
+    ``progress(bytes_read, file_bytes)`` is called every ``PROGRESS_EVERY``
+    lines and at the end: a 200-device, 60-day fleet takes minutes to score.
+    """
     try:
         src = path.open("rb")
+        size = path.stat().st_size
     except OSError as exc:
         raise EvaluationError(f"{path}: cannot read: {exc}") from exc
     with src:
-        for line in src:
+        for n, line in enumerate(src, start=1):
+            if progress is not None and n % PROGRESS_EVERY == 0:
+                progress(src.tell(), size)
             if not line.strip():
                 continue
             try:
@@ -77,6 +90,8 @@ def read_telemetry(path: Path) -> Iterator[Reading | None]:
                     yield Reading(device, asset_type, site, parse_ts_ns(entry["ts"]), metrics)
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, ContractError):
                 yield None
+        if progress is not None:
+            progress(size, size)
 
 
 def read_truth(path: Path) -> list[dict[str, Any]]:
@@ -104,11 +119,18 @@ def read_truth(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def run_engine(telemetry: Path, config: DetectionConfig | None = None) -> SimOutcome:
-    """All flag events of the engine over the telemetry file."""
+def run_engine(
+    telemetry: Path,
+    config: DetectionConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SimOutcome:
+    """All flag events of the engine over the telemetry file.
+
+    ``progress`` is called as in ``read_telemetry``.
+    """
     engine = DetectionEngine(config=config)
     out = SimOutcome()
-    for reading in read_telemetry(telemetry):
+    for reading in read_telemetry(telemetry, progress):
         if reading is None:
             out.skipped_lines += 1
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
@@ -111,16 +112,25 @@ def sim_command(
     truth: Annotated[Path, typer.Option(help="Ground truth JSON lines (simulate --truth).")],
     config: ConfigFile = None,
     as_json: JsonFlag = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress line on stderr.")] = True,
 ) -> None:
     """Fleet metrics against the simulator's ground truth."""
     from prognos.detection.evaluation import sim
 
     try:
         records = sim.read_truth(truth)
-        outcome = sim.run_engine(telemetry, _config(config))
+        outcome = sim.run_engine(telemetry, _config(config), _show_progress if progress else None)
         result = sim.score(outcome.flags, records)
     except DetectionError as exc:
         raise _fail(exc) from None
     result["readings"] = outcome.readings
     result["skipped_lines"] = outcome.skipped_lines
     _emit(result, as_json)
+
+
+def _show_progress(done: int, total: int) -> None:
+    """One self-overwriting line on stderr: how much of the telemetry is scored."""
+    sys.stderr.write(f"\rscoring telemetry: {100 * done / max(total, 1):.0f}%")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()

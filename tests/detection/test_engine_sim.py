@@ -91,6 +91,7 @@ def test_evaluate_sim_command_scores_simulator_files(tmp_path) -> None:  # type:
         app, ["evaluate", "sim", "--telemetry", str(tele), "--truth", str(truth), "--json"]
     )
     assert out.exit_code == 0, out.output
+    assert "scoring telemetry: 100%" in out.stderr  # progress goes to stderr, JSON to stdout
     result = json.loads(out.stdout)
     for key in (
         "faults",
