@@ -14,11 +14,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prognos.detection.config import DetectionConfig
+from prognos.detection.device import DeviceState, new_tracker
 from prognos.detection.errors import StateError
 from prognos.detection.flags import Flag, FlagKind, FlagState, Severity
 from prognos.detection.lifecycle import device_score, equipment_step, track_drift
 from prognos.detection.profiles import AssetProfile, profile_for
-from prognos.detection.series import SETTLING, TS_KEY, DeviceState, MetricSeries, new_tracker
+from prognos.detection.series import SETTLING, TS_KEY, MetricSeries
 from prognos.ingest.contract import Reading
 
 logger = logging.getLogger(__name__)

@@ -12,9 +12,10 @@ import math
 from typing import Any
 
 from prognos.detection.config import DetectionConfig
+from prognos.detection.device import DeviceState, new_tracker
 from prognos.detection.flags import Flag, FlagKind, FlagState, Severity
 from prognos.detection.profiles import AssetProfile
-from prognos.detection.series import SETTLING, DeviceState, new_tracker
+from prognos.detection.series import SETTLING
 
 #: Detector name of a single extreme reading (opens at once, see ``z_point``).
 POINT = "point"

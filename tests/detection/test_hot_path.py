@@ -14,8 +14,9 @@ import pytest
 
 from prognos.detection.config import DetectionConfig
 from prognos.detection.detectors import Cusum, RobustZ
+from prognos.detection.device import DeviceState
 from prognos.detection.profiles import AssetProfile, MetricSpec, profile_for
-from prognos.detection.series import DeviceState, MetricSeries
+from prognos.detection.series import MetricSeries
 
 
 def _stream(seed: int, n: int = 3000) -> list[float]:
