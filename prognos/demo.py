@@ -65,7 +65,7 @@ def run_demo(api_port: int, devices: int, days: float, speed: float, data_dir: P
 
     keys = {name: secrets.token_urlsafe(18) for name, _ in DEMO_USERS}
     users = ",".join(f"{name}:{role}:{keys[name]}" for name, role in DEMO_USERS)
-    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=days)
+    start = demo_start(datetime.now(UTC), days)
     fleet = demo_fleet(devices=devices, start=start, days=days)
     fleet_path = data_dir / "fleet.yaml"
     write_fleet(fleet, fleet_path)
@@ -125,6 +125,26 @@ def _publish_fleet(
         print(f"prognos demo: fleet finished, {report.sent} messages sent", file=sys.stderr)
     except Exception:
         log.exception("simulated fleet stopped")
+
+
+def demo_start(now: datetime, days: float) -> datetime:
+    """Monday 07:00 UTC, at least ``days`` before ``now``: the simulated week the demo replays.
+
+    The fleet's shifts and weekends follow the calendar, so a start that moved
+    with the clock would give each run a different warm-up (a weekend or a night
+    shift) and a different story. A fixed weekday morning shows the same one
+    every time, with the simulated week always in the recent past.
+
+    >>> demo_start(datetime(2026, 11, 26, 9, 30, tzinfo=UTC), 7).isoformat()
+    '2026-11-16T07:00:00+00:00'
+    >>> demo_start(datetime(2026, 11, 23, 8, 0, tzinfo=UTC), 7).isoformat()
+    '2026-11-16T07:00:00+00:00'
+    """
+    latest = now - timedelta(days=days)
+    monday = (latest - timedelta(days=latest.weekday())).replace(
+        hour=7, minute=0, second=0, microsecond=0
+    )
+    return monday if monday <= latest else monday - timedelta(days=7)
 
 
 def demo_fleet(devices: int, start: datetime, days: float) -> Fleet:
