@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import statistics
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,7 +33,8 @@ from prognos.detection.config import DetectionConfig
 from prognos.detection.engine import DetectionEngine
 from prognos.detection.errors import EvaluationError
 from prognos.detection.flags import Flag, FlagKind, FlagState
-from prognos.ingest.contract import ContractError, Reading, parse_ts_ns
+from prognos.ingest.contract import Reading
+from prognos.ingest.parse import Limits, TopicTemplate, parse_message
 
 DAY_NS = 86_400 * 10**9
 #: A sensor flag counts for an injected instrument fault up to this long after it ends.
@@ -49,6 +51,12 @@ class SimOutcome:
     readings: int = 0
     skipped_lines: int = 0
 
+
+#: Recorded telemetry is judged on its own clock, not against when it is scored.
+_LIMITS = Limits(max_future_skew_s=math.inf, max_past_age_s=math.inf)
+_TEMPLATE = TopicTemplate()
+#: Receive time handed to the parser; a reading left with it had no ``ts`` of its own.
+_NO_TS = -1
 
 #: Lines between two progress reports of ``read_telemetry``.
 PROGRESS_EVERY = 50_000
@@ -77,19 +85,18 @@ def read_telemetry(
                 item = orjson.loads(line)
                 topic = str(item["topic"])
                 if "payload_b64" in item:
-                    payload = orjson.loads(base64.b64decode(item["payload_b64"]))
+                    payload = base64.b64decode(item["payload_b64"])
                 else:
-                    payload = orjson.loads(str(item["payload"]))
-                parts = topic.split("/")
-                if len(parts) != 5:
-                    raise ValueError(f"topic {topic!r} is not prognos/<site>/<type>/<device>/...")
-                _, site, asset_type, device, _ = parts
-                batch = payload.get("readings", [payload])
-                for entry in batch:
-                    metrics = {k: float(v) for k, v in entry["metrics"].items()}
-                    yield Reading(device, asset_type, site, parse_ts_ns(entry["ts"]), metrics)
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, ContractError):
-                yield None
+                    payload = str(item["payload"]).encode("utf-8")
+                # The ingester's own parser: detection is scored on what would be stored.
+                readings = parse_message(topic, payload, _NO_TS, _TEMPLATE, _LIMITS)
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                yield None  # BadMessageError is a ValueError too
+                continue
+            if any(r.ts_ns == _NO_TS for r in readings):
+                yield None  # no device time: a file has no receive time to stand in
+                continue
+            yield from readings
         if progress is not None:
             progress(size, size)
 

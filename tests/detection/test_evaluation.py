@@ -222,3 +222,22 @@ def test_default_detector_keeps_its_nab_level(data_file: str, floor: float) -> N
     result = nab.evaluate(NAB_DIR / data_file, NAB_DIR / "windows.json")
     assert result["nab_standard_raw"] > floor, result
     assert result["windows_detected"] >= result["windows"] - 1
+
+
+def test_sim_telemetry_reader_skips_what_the_ingester_would_refuse(tmp_path: Path) -> None:
+    topic = "prognos/s1/pump/p1/telemetry"
+    good = {"ts": 1_767_225_600_000, "metrics": {"flow_m3_h": 12.5}}
+    lines = [
+        {"topic": topic, "payload": json.dumps(good)},
+        {"topic": topic, "payload": "[1, 2, 3]"},  # JSON, but not an object
+        {"topic": topic, "payload": json.dumps({"metrics": {"flow_m3_h": 1.0}})},  # no ts
+        {"topic": topic, "payload": json.dumps({"ts": 1, "metrics": {"flow_m3_h": "high"}})},
+        {"topic": "prognos/s1/pump", "payload": json.dumps(good)},  # not the topic scheme
+        {"topic": topic, "payload_b64": "not base64!"},
+    ]
+    path = tmp_path / "tele.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    read = list(sim.read_telemetry(path))
+    assert read[0] is not None and read[0].device == "p1" and read[0].metrics == {"flow_m3_h": 12.5}
+    assert read[0].ts_ns == 1_767_225_600_000 * 1_000_000
+    assert read[1:] == [None] * 5
