@@ -214,29 +214,8 @@ def equipment_step(
         info = _describe(dev, profile, cfg, score, ts_ns)
         if dev.suppressed.get(info["failure_mode"], 0) > ts_ns:
             return []
-        t.update(
-            flag_id=f"{dev.device}:equipment:{ts_ns}",
-            opened_ns=ts_ns,
-            below=0,
-            last_emit_n=t["n"],
-            last_score=score,
-            severity=info["severity"].value,
-            failure_mode=info["failure_mode"],
-            detector=detector,
-            metrics=info["metrics"],
-        )
-        return [
-            _flag(
-                dev,
-                t,
-                FlagState.OPENED,
-                score,
-                ts_ns,
-                info["predicted"],
-                info["evidence"],
-                info["severity"],
-            )
-        ]
+        t.update(flag_id=f"{dev.device}:equipment:{ts_ns}", opened_ns=ts_ns, below=0)
+        return [_emit(dev, t, FlagState.OPENED, score, ts_ns, info, detector)]
     t["below"] = t["below"] + 1 if score < cfg.z_clear else 0
     if t["below"] >= cfg.clear_readings:
         flag = _flag(dev, t, FlagState.CLEARED, score, ts_ns, None, {}, Severity(t["severity"]))
@@ -258,6 +237,19 @@ def equipment_step(
     )
     if not (rose or (due and material)):
         return []
+    return [_emit(dev, t, FlagState.UPDATED, score, ts_ns, info, detector)]
+
+
+def _emit(
+    dev: DeviceState,
+    t: dict[str, Any],
+    state: FlagState,
+    score: float,
+    ts_ns: int,
+    info: dict[str, Any],
+    detector: str,
+) -> Flag:
+    """Record what an opened or updated flag now says in its tracker, and the event."""
     t.update(
         last_emit_n=t["n"],
         last_score=score,
@@ -266,18 +258,7 @@ def equipment_step(
         detector=detector,
         metrics=info["metrics"],
     )
-    return [
-        _flag(
-            dev,
-            t,
-            FlagState.UPDATED,
-            score,
-            ts_ns,
-            info["predicted"],
-            info["evidence"],
-            info["severity"],
-        )
-    ]
+    return _flag(dev, t, state, score, ts_ns, info["predicted"], info["evidence"], info["severity"])
 
 
 def _flag(
