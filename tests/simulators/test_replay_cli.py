@@ -83,14 +83,8 @@ def test_bad_datasets_are_clear_errors(tmp_path: Path, text: str, kwargs: dict, 
 
 def test_simulate_out_is_reproducible_and_truth_is_written(app, tmp_path: Path) -> None:
     runner = CliRunner()
-    args = [
-        "simulate",
-        "--devices",
-        "6",
-        "--mix",
-        "pump=0.5,chiller=0.5",
-        "--faults",
-        "0.5",
+    # The same clock, seed and transport faults for the quick fleet and its fleet file.
+    timing = [
         "--duration",
         "2d",
         "--step",
@@ -105,6 +99,8 @@ def test_simulate_out_is_reproducible_and_truth_is_written(app, tmp_path: Path) 
         "0.01",
         "--no-progress",
     ]
+    args = ["simulate", "--devices", "6", "--mix", "pump=0.5,chiller=0.5", "--faults", "0.5"]
+    args += timing
     first = runner.invoke(
         app,
         [
@@ -129,25 +125,7 @@ def test_simulate_out_is_reproducible_and_truth_is_written(app, tmp_path: Path) 
     assert sum(1 for r in read_truth(tmp_path / "t.jsonl") if r["mode"]) == 3
     from_file = runner.invoke(
         app,
-        [
-            "simulate",
-            str(tmp_path / "f.yaml"),
-            "--duration",
-            "2d",
-            "--step",
-            "5m",
-            "--seed",
-            "7",
-            "--start",
-            "2026-02-02T00:00:00Z",
-            "--late",
-            "0.01",
-            "--malformed",
-            "0.01",
-            "--no-progress",
-            "--out",
-            str(tmp_path / "c.jsonl"),
-        ],
+        ["simulate", str(tmp_path / "f.yaml"), *timing, "--out", str(tmp_path / "c.jsonl")],
     )
     assert from_file.exit_code == 0, from_file.output
     assert (tmp_path / "c.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
