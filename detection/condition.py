@@ -246,7 +246,12 @@ class ConditionModel:
             value -= condition[self.offset]
         row.append(value)
         self.pending.append(row)
-        if len(self.pending) < REFIT_EVERY:
+        if len(self.pending) >= REFIT_EVERY:
+            self.refit_pending(forget)
+
+    def refit_pending(self, forget: float) -> None:
+        """Fold the ``pending`` block of calm rows into the statistics and refit."""
+        if not self.pending:
             return
         width = len(self.pending[0])
         # Flattened first: much quicker than converting a list of row lists.

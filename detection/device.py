@@ -9,7 +9,7 @@ whole of it a JSON checkpoint.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from prognos.detection.series import (
     MetricSeries,
     condition_names,
 )
+
+if TYPE_CHECKING:
+    from prognos.detection.batch import DeviceRows
 
 #: ``MetricSpec.badness`` as a factor per direction (0: two-sided, use ``abs``).
 _SIGNS = {"up": 1.0, "down": -1.0, "both": 0.0}
@@ -70,6 +73,9 @@ class DeviceState:
         self.sensor: dict[str, dict[str, Any]] = {}
         self.suppressed: dict[str, int] = {}
         self._plan: tuple[AssetProfile, int, list[SeriesPlan]] | None = None
+        #: The device's rows while its series' state lives in the engine's ``SeriesBank``
+        #: (not checkpointed: a checkpoint releases the bank first).
+        self.bank: DeviceRows | None = None
 
     def plan(self, profile: AssetProfile) -> list[SeriesPlan]:
         """Each series with its spec and roles under ``profile`` (cached, not checkpointed).

@@ -11,23 +11,49 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from prognos.detection.batch import SeriesBank, finish_calm
 from prognos.detection.config import DetectionConfig
 from prognos.detection.device import DeviceState, new_tracker
 from prognos.detection.errors import StateError
 from prognos.detection.flags import Flag, FlagKind, FlagState, Severity
 from prognos.detection.lifecycle import device_score, equipment_step, track_drift
 from prognos.detection.profiles import AssetProfile, profile_for
-from prognos.detection.series import SETTLING, TS_KEY, MetricSeries
+from prognos.detection.series import READY, SETTLING, TS_KEY, MetricSeries
 from prognos.ingest.contract import Reading
 
 logger = logging.getLogger(__name__)
+
+#: A scored series of one reading: (series, badness sign, value, raw z).
+Scored = tuple[MetricSeries, float, float, float]
+
+
+@dataclass(slots=True)
+class Deferred:
+    """A reading left to the batch round, with what ``process`` worked out for it."""
+
+    dev: DeviceState
+    profile: AssetProfile
+    cfg: DetectionConfig
+    values: dict[str, float]
+    features: dict[str, float]
+    ts_ns: int
+    #: Position of the reading in the round (its flags go there).
+    index: int = -1
+
 
 STATE_VERSION = 1
 #: Sensor faults that an equipment fault on the same metric explains as well.
 _ERRATIC = frozenset({"spikes", "noise_burst"})
 _SEVERITY_RANK = {s.value: i for i, s in enumerate(Severity)}
+#: Fewest calm devices per round for the numpy rounds to beat the scalar path.
+MIN_ROUND = 16
+#: A round of fewer calm devices than this (a batch's tail) is finished one at a time.
+NARROW_ROUND = 4
+#: A batch that would take the scalar path tries rounds again this often.
+PROBE_EVERY = 16
 #: While the models settle, an operating point this far (in warm-up standard
 #: deviations) outside what warm-up saw is learned, not judged.
 NOVEL_MARGIN = 0.5
@@ -60,6 +86,13 @@ class DetectionEngine:
         self._open: dict[str, Flag] = {}
         self._warned: set[str] = set()
         self._configs: dict[str, DetectionConfig] = {}
+        self._bank = SeriesBank()
+        #: Readings deferred to the current batch round (None outside ``process_batch``).
+        self._round: list[Deferred] | None = None
+        self._recording = True
+        #: Calm devices per round in the last wide batch (optimistic until measured).
+        self._round_width = float(MIN_ROUND)
+        self._batches = 0
 
     # -- public surface -------------------------------------------------------------
 
@@ -162,10 +195,42 @@ class DetectionEngine:
             # cannot be judged yet: keep it for the refit at the end of settling.
             self._settle(dev, profile, cfg, features, ts_ns, calm=True)
             return events
-        events += self._score_device(dev, profile, cfg, values, features, ts_ns, jumps)
+        return events + self._judge(dev, profile, cfg, values, features, ts_ns, jumps)
+
+    def _judge(
+        self,
+        dev: DeviceState,
+        profile: AssetProfile,
+        cfg: DetectionConfig,
+        values: dict[str, float],
+        features: dict[str, float],
+        ts_ns: int,
+        jumps: dict[str, float],
+    ) -> list[Flag]:
+        """Score a reading the models can judge, or leave it to the batch round.
+
+        Inside ``process_batch`` a calm, ready device's reading joins the round
+        (its flags come when the round is scored); everything else, and every
+        reading outside a batch, takes the one-at-a-time path.
+        """
+        pending = self._round
+        if (
+            pending is not None
+            and dev.stage == READY
+            and dev.eq["flag_id"] is None
+            and dev.eq["above"] == 0
+            and not jumps
+        ):
+            rows = self._bank.admit(dev, profile, cfg)
+            if rows is not None and all(n in values for n in rows.names):
+                pending.append(Deferred(dev, profile, cfg, values, features, ts_ns))
+                return []
+        if dev.bank is not None:
+            self._bank.release(dev)
+        events = self._score_device(dev, profile, cfg, values, features, ts_ns, jumps)
         if dev.stage == SETTLING:
             calm = all(
-                abs(s.z_raw) < cfg.settle_z for n, s in series_map.items() if profile.scored(n)
+                abs(s.z_raw) < cfg.settle_z for n, s in dev.series.items() if profile.scored(n)
             )
             self._settle(dev, profile, cfg, features, ts_ns, calm=calm)
         return events
@@ -189,10 +254,55 @@ class DetectionEngine:
             logger.info("models settled device=%s", dev.device)
 
     def process_batch(self, readings: Sequence[Reading]) -> list[Flag]:
-        """Score many readings; the same flags, in the same order, as one at a time."""
-        out: list[Flag] = []
-        for reading in readings:
-            out += self.process(reading)
+        """Score many readings; the same flags, in the same order, as one at a time.
+
+        Devices are independent, so the batch is taken in rounds: each device's
+        first reading, then each one's second, and so on. Within a round the
+        instrument checks and the flag lifecycle run per reading as usual, but
+        the calm, ready devices' series are scored and learned together, with
+        numpy over a ``SeriesBank``; a device whose reading might open a flag
+        leaves the bank and finishes that reading on the scalar path. Flags are
+        returned (and recorded) in the readings' order.
+
+        Rounds pay off only when they are wide: while recent rounds held fewer
+        than ``MIN_ROUND`` calm devices (a small fleet, or most devices warming
+        up or flagged), batches take the scalar path, with a wide-round probe
+        every ``PROBE_EVERY`` batches.
+        """
+        self._batches += 1
+        wide = self._round_width >= MIN_ROUND or self._batches % PROBE_EVERY == 0
+        if not wide or len(readings) < MIN_ROUND:
+            out: list[Flag] = []
+            for reading in readings:
+                out += self.process(reading)
+            return out
+        by_device: dict[str, list[int]] = {}
+        for n, reading in enumerate(readings):
+            by_device.setdefault(reading.device, []).append(n)
+        per_reading: list[list[Flag]] = [[] for _ in readings]
+        lists = list(by_device.values())
+        widths: list[int] = []
+        pending: list[Deferred] = []
+        self._round, self._recording = pending, False
+        try:
+            for k in range(max(len(v) for v in lists)):
+                for n in sorted(v[k] for v in lists if len(v) > k):
+                    per_reading[n] = self.process(readings[n])
+                    if pending and pending[-1].index < 0:
+                        pending[-1].index = n
+                widths.append(len(pending))
+                self._run_round(pending, per_reading)
+                pending.clear()
+        finally:
+            self._round, self._recording = None, True
+        busy = [w for w in widths if w]
+        if busy:  # a batch of warm-ups alone says nothing about the ready fleet
+            self._round_width = sum(busy) / len(busy)
+        out = []
+        for events in per_reading:
+            for flag in events:
+                self._record(flag)
+            out += events
         return out
 
     def open_flags(self) -> list[Flag]:
@@ -214,6 +324,9 @@ class DetectionEngine:
 
     def state_dict(self) -> dict[str, Any]:
         """A JSON-serialisable checkpoint of every device's detector state."""
+        for dev in self._devices.values():
+            if dev.bank is not None:
+                self._bank.release(dev)
         return {
             "version": STATE_VERSION,
             "devices": {k: d.to_dict() for k, d in self._devices.items()},
@@ -230,6 +343,7 @@ class DetectionEngine:
         except (KeyError, AttributeError, TypeError, ValueError) as exc:
             raise StateError(f"checkpoint is malformed: {exc}") from exc
         self._devices, self._open = devices, open_flags
+        self._bank = SeriesBank()
 
     # -- internals ------------------------------------------------------------------
 
@@ -313,7 +427,7 @@ class DetectionEngine:
         ts_ns: int,
         jumps: dict[str, float],
     ) -> list[Flag]:
-        scored: list[tuple[MetricSeries, float, float, float]] = []
+        scored: list[Scored] = []
         for name, series, _, judged, _, _, sign, _ in dev.plan(profile):
             if not judged or series.base.n == 0:
                 continue
@@ -321,12 +435,25 @@ class DetectionEngine:
             if x is None:
                 series.idle(cfg)
                 if name in jumps and math.isfinite(cfg.z_point):
-                    expected = series.model.expected(features)
-                    if series.season is not None:
-                        expected += series.season.value(ts_ns)
+                    expected = series.expected_at(ts_ns, features)
                     series.z_raw = series.base.score_one(ts_ns, jumps[name] - expected)
             else:
                 scored.append((series, sign, x, series.score(ts_ns, x, features, cfg)))
+        score, detector = self._assess(dev, profile, cfg, values, scored)
+        events = self._step(dev, profile, cfg, score, detector, ts_ns)
+        for (series, _, x, _), rate in zip(scored, _rates(dev, cfg, scored, ts_ns), strict=True):
+            series.learn(ts_ns, x, features, rate)
+        return events
+
+    def _assess(
+        self,
+        dev: DeviceState,
+        profile: AssetProfile,
+        cfg: DetectionConfig,
+        values: dict[str, float],
+        scored: list[Scored],
+    ) -> tuple[float, str]:
+        """The device's equipment score and detector, once its series are scored."""
         if cfg.cusum_opens_only and dev.eq["flag_id"] is not None:
             for series, _, _, _ in scored:
                 series.cusum.reset()
@@ -340,20 +467,53 @@ class DetectionEngine:
             dev.env_smooth += alpha * (min(env, 10.0 * cfg.envelope_open) - dev.env_smooth)
             dev.env_contrib = contrib
         track_drift(dev, profile, cfg)
-        score, detector = device_score(dev, profile, cfg)
+        return device_score(dev, profile, cfg)
+
+    def _step(
+        self,
+        dev: DeviceState,
+        profile: AssetProfile,
+        cfg: DetectionConfig,
+        score: float,
+        detector: str,
+        ts_ns: int,
+    ) -> list[Flag]:
         events = equipment_step(dev, profile, cfg, score, detector, ts_ns)
         for flag in events:
             self._record(flag)
-        # Learning: fast when calm, slow when suspicious, fast again after false-alarm feedback.
-        calm_device = dev.eq["flag_id"] is None
-        feedback = bool(dev.suppressed) and any(until > ts_ns for until in dev.suppressed.values())
-        z_freeze, z_clip = cfg.z_freeze, cfg.z_clip
-        for series, sign, x, z in scored:
-            bad = series.dev * sign if sign else abs(series.dev)  # the spec's badness
-            calm = calm_device and bad < z_freeze and abs(z) < z_clip
-            rate = 1.0 if (calm or feedback) else cfg.suspicious_learn_rate
-            series.learn(ts_ns, x, features, rate)
         return events
+
+    def _run_round(self, pending: list[Deferred], per_reading: list[list[Flag]]) -> None:
+        """Score the readings deferred to this round together (see ``process_batch``)."""
+        if len(pending) < NARROW_ROUND:
+            # Too few for the array overhead: finish them one at a time.
+            for item in pending:
+                self._bank.release(item.dev)
+                per_reading[item.index] += self._score_device(
+                    item.dev, item.profile, item.cfg, item.values, item.features, item.ts_ns, {}
+                )
+            return
+        hot = self._bank.score_round(pending)
+        finish_calm(pending, hot)
+        for item, is_hot in zip(pending, hot, strict=True):
+            if not is_hot:
+                continue
+            # The reading may open a flag (which reads the trend and baseline): finish it
+            # on the objects, from the scored state the bank hands back.
+            dev, profile, cfg, ts_ns = item.dev, item.profile, item.cfg, item.ts_ns
+            rows = dev.bank
+            assert rows is not None
+            self._bank.release(dev)
+            scored: list[Scored] = [
+                (series, sign, item.values[name], series.z_raw)
+                for name, series, sign in zip(rows.names, rows.series, rows.signs, strict=True)
+            ]
+            score, detector = self._assess(dev, profile, cfg, item.values, scored)
+            per_reading[item.index] += self._step(dev, profile, cfg, score, detector, ts_ns)
+            for (series, _, x, _), rate in zip(
+                scored, _rates(dev, cfg, scored, ts_ns), strict=True
+            ):
+                series.learn(ts_ns, x, item.features, rate)
 
     def _config_for(self, asset_type: str) -> DetectionConfig:
         """The configuration with the asset type's default overrides applied."""
@@ -364,6 +524,8 @@ class DetectionEngine:
         return found
 
     def _record(self, flag: Flag) -> None:
+        if not self._recording:
+            return  # ``process_batch`` records its flags in the readings' order
         if flag.state is FlagState.CLEARED:
             self._open.pop(flag.flag_id, None)
         else:
@@ -376,6 +538,22 @@ class DetectionEngine:
             self._warned.add(key)
         ctx = " ".join(f"{k}={v}" for k, v in context.items())
         logger.warning("%s %s", message, ctx)
+
+
+def _rates(dev: DeviceState, cfg: DetectionConfig, scored: list[Scored], ts_ns: int) -> list[float]:
+    """Learning rate per scored series, once the lifecycle has run.
+
+    Fast when calm, slow when suspicious, fast again after false-alarm feedback.
+    """
+    calm_device = dev.eq["flag_id"] is None
+    feedback = bool(dev.suppressed) and any(until > ts_ns for until in dev.suppressed.values())
+    z_freeze, z_clip, slow = cfg.z_freeze, cfg.z_clip, cfg.suspicious_learn_rate
+    rates = []
+    for series, sign, _, z in scored:
+        bad = series.dev * sign if sign else abs(series.dev)  # the spec's badness
+        calm = calm_device and bad < z_freeze and abs(z) < z_clip
+        rates.append(1.0 if (calm or feedback) else slow)
+    return rates
 
 
 def _impossible(profile: AssetProfile, metric: str | None, value: float) -> bool:

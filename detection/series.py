@@ -169,18 +169,35 @@ class MetricSeries:
 
     def learn(self, ts_ns: int, x: float, condition: dict[str, float], rate: float) -> None:
         """Learn from the value just scored (``score`` must have run on this reading)."""
-        season = self.season
-        if season is not None and rate >= 1.0:
-            # The cycle learns from what the level leaves; the condition model from
-            # the value without the cycle.
-            day = season.value(ts_ns)
-            season.learn_one(ts_ns, x - self.expected + day - self.base.level)
-            self.base.learn_one(ts_ns, x - self.expected, rate)
-            self.model.learn(condition, x - day, self.base.alpha)
-            return
+        self.learn_models(ts_ns, x, condition, rate, self.base.level)
         self.base.learn_one(ts_ns, x - self.expected, rate)
-        if rate >= 1.0:
+
+    def learn_models(
+        self, ts_ns: int, x: float, condition: dict[str, float], rate: float, level: float
+    ) -> None:
+        """The condition model's and daily cycle's share of ``learn`` (calm readings only).
+
+        ``level`` is the baseline level before this reading is learned (the
+        batch path keeps it in a ``SeriesBank``).
+        """
+        if rate < 1.0:
+            return
+        season = self.season
+        if season is None:
             self.model.learn(condition, x, self.base.alpha)
+            return
+        # The cycle learns from what the level leaves; the condition model from the
+        # value without the cycle.
+        day = season.value(ts_ns)
+        season.learn_one(ts_ns, x - self.expected + day - level)
+        self.model.learn(condition, x - day, self.base.alpha)
+
+    def expected_at(self, ts_ns: int, condition: dict[str, float]) -> float:
+        """The value the condition model and daily cycle expect now (no state change)."""
+        expected = self.model.expected(condition)
+        if self.season is not None:
+            expected += self.season.value(ts_ns)
+        return expected
 
     def warm_z(self, name: str, row: dict[str, float], clip: float) -> float:
         """The clipped robust z of a warm-up row under the fitted models (no state change)."""

@@ -60,6 +60,8 @@ _NO_TS = -1
 
 #: Lines between two progress reports of ``read_telemetry``.
 PROGRESS_EVERY = 50_000
+#: Readings handed to the engine at once (about what the service's batches hold).
+BATCH = 4096
 
 
 def read_telemetry(
@@ -137,12 +139,18 @@ def run_engine(
     """
     engine = DetectionEngine(config=config)
     out = SimOutcome()
+    batch: list[Reading] = []
+    # Batches as the service would see them (the batch path gives the same flags).
     for reading in read_telemetry(telemetry, progress):
         if reading is None:
             out.skipped_lines += 1
             continue
         out.readings += 1
-        out.flags += engine.process(reading)
+        batch.append(reading)
+        if len(batch) >= BATCH:
+            out.flags += engine.process_batch(batch)
+            batch = []
+    out.flags += engine.process_batch(batch)
     return out
 
 
