@@ -330,7 +330,7 @@ class DetectionEngine:
         return {
             "version": STATE_VERSION,
             "devices": {k: d.to_dict() for k, d in self._devices.items()},
-            "open": {k: _flag_to_dict(f) for k, f in self._open.items()},
+            "open": {k: f.to_dict() for k, f in self._open.items()},
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -339,7 +339,7 @@ class DetectionEngine:
             raise StateError(f"checkpoint version must be {STATE_VERSION}")
         try:
             devices = {k: DeviceState.from_dict(v) for k, v in state["devices"].items()}
-            open_flags = {k: _flag_from_dict(v) for k, v in state["open"].items()}
+            open_flags = {k: Flag.from_dict(v) for k, v in state["open"].items()}
         except (KeyError, AttributeError, TypeError, ValueError) as exc:
             raise StateError(f"checkpoint is malformed: {exc}") from exc
         self._devices, self._open = devices, open_flags
@@ -579,47 +579,3 @@ def _as_float(raw: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return x if math.isfinite(x) else None
-
-
-def _flag_to_dict(flag: Flag) -> dict[str, Any]:
-    return {
-        "flag_id": flag.flag_id,
-        "device": flag.device,
-        "asset_type": flag.asset_type,
-        "site": flag.site,
-        "kind": flag.kind.value,
-        "state": flag.state.value,
-        "detector": flag.detector,
-        "metrics": list(flag.metrics),
-        "failure_mode": flag.failure_mode,
-        "score": flag.score,
-        "severity": flag.severity.value,
-        "opened_ns": flag.opened_ns,
-        "updated_ns": flag.updated_ns,
-        "window_start_ns": flag.window_start_ns,
-        "window_end_ns": flag.window_end_ns,
-        "predicted_failure_ns": flag.predicted_failure_ns,
-        "evidence": dict(flag.evidence),
-    }
-
-
-def _flag_from_dict(d: dict[str, Any]) -> Flag:
-    return Flag(
-        flag_id=d["flag_id"],
-        device=d["device"],
-        asset_type=d["asset_type"],
-        site=d["site"],
-        kind=FlagKind(d["kind"]),
-        state=FlagState(d["state"]),
-        detector=d["detector"],
-        metrics=tuple(d["metrics"]),
-        failure_mode=d["failure_mode"],
-        score=float(d["score"]),
-        severity=Severity(d["severity"]),
-        opened_ns=int(d["opened_ns"]),
-        updated_ns=int(d["updated_ns"]),
-        window_start_ns=int(d["window_start_ns"]),
-        window_end_ns=int(d["window_end_ns"]),
-        predicted_failure_ns=d["predicted_failure_ns"],
-        evidence={k: float(v) for k, v in d["evidence"].items()},
-    )
