@@ -49,6 +49,7 @@ class ConditionModel:
         "coefs",
         "gram",
         "hi",
+        "linear",
         "lo",
         "means",
         "names",
@@ -70,8 +71,11 @@ class ConditionModel:
         pending: Sequence[Sequence[float]] | None = None,
         lo: Sequence[float] | None = None,
         hi: Sequence[float] | None = None,
+        linear: bool = False,
     ) -> None:
         self.names = list(names)
+        #: Linear terms only (squared and pairwise coefficients stay zero): see ``fit``.
+        self.linear = linear
         self.offset = offset
         self.means = [float(v) for v in means]
         self.scales = [float(v) for v in scales]
@@ -99,6 +103,7 @@ class ConditionModel:
         conditions: Sequence[Mapping[str, float]],
         values: Sequence[float],
         offset: str | None = None,
+        linear: bool = False,
     ) -> ConditionModel:
         """Fit on warm-up rows; drop regressors that are flat or useless.
 
@@ -106,6 +111,10 @@ class ConditionModel:
         make flow, head and power grow with speed, speed squared and cubed).
         Rows lacking a feature are left out of the fit. ``offset`` names a
         condition subtracted first (temperatures are modelled above ambient).
+        ``linear`` keeps the linear terms only: a temperature's rise above
+        ambient follows its heat input (a lagged load) linearly, and squared or
+        pairwise terms of lagged loads, fitted on a warm-up that saw one regime,
+        predict badly across a transition it never saw (the end of a shift).
         """
         need = [*names, offset] if offset else list(names)
         rows = [
@@ -120,7 +129,7 @@ class ConditionModel:
         if not keep.any():
             return cls.none(offset)
         usable = [n for n, k in zip(names, keep, strict=True) if k]
-        obj = cls(usable, means[keep].tolist(), scales[keep].tolist(), [], offset)
+        obj = cls(usable, means[keep].tolist(), scales[keep].tolist(), [], offset, linear=linear)
         z = (x[:, keep] - means[keep]) / scales[keep]
         obj.lo, obj.hi = z.min(axis=0).tolist(), z.max(axis=0).tolist()
         design = obj._design(x[:, keep])
@@ -138,8 +147,11 @@ class ConditionModel:
     def _design(self, x: np.ndarray) -> np.ndarray:
         z = (x - np.asarray(self.means)) / np.asarray(self.scales)
         k = z.shape[1]
+        ones = np.ones((z.shape[0], 1))
+        if self.linear:  # the same layout, the nonlinear columns zero (their coefficients too)
+            return np.hstack([ones, z, np.zeros((z.shape[0], k + k * (k - 1) // 2))])
         pairs = [z[:, i : i + 1] * z[:, j : j + 1] for i in range(k) for j in range(i + 1, k)]
-        return np.hstack([np.ones((z.shape[0], 1)), z, z * z - 1.0, *pairs])
+        return np.hstack([ones, z, z * z - 1.0, *pairs])
 
     def expected(self, condition: Mapping[str, float]) -> float:
         """What the metric should read under this condition (offset plus regression).
@@ -283,6 +295,7 @@ class ConditionModel:
             "pending": self.pending,
             "lo": self.lo,
             "hi": self.hi,
+            "linear": self.linear,
         }
 
     @classmethod
@@ -300,6 +313,8 @@ class ConditionModel:
                 # Checkpoints from before the range was kept: no limit (as they were fitted).
                 state.get("lo"),
                 state.get("hi"),
+                # Older checkpoints were all fitted with every term.
+                bool(state.get("linear", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(f"condition model state is malformed: {exc}") from exc

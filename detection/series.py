@@ -102,7 +102,8 @@ class MetricSeries:
         loads = [c for c in condition_names(profile) if c != name]
         ambient = profile.ambient_metric
         offset: str | None = None
-        if profile.spec(name).above_ambient and ambient:
+        lagged = bool(profile.spec(name).above_ambient and ambient)
+        if lagged:
             regressors = [c + sfx for c in loads for sfx in (LAG_SUFFIX, SLOW_SUFFIX)]
             key = ambient + LAG_SUFFIX
             # Without an ambient sensor on the device, the temperature itself is modelled.
@@ -111,7 +112,8 @@ class MetricSeries:
         else:
             regressors = loads
         values = [r[name] for r in own]
-        self.model = ConditionModel.fit(regressors, own, values, offset=offset)
+        # Temperatures on lagged loads: linear (heat balance), see ``ConditionModel.fit``.
+        self.model = ConditionModel.fit(regressors, own, values, offset=offset, linear=lagged)
         own = [r for r in own if offset is None or offset in r]
         residuals = [r[name] - self.model.expected(r) for r in own]
         self.season = None
