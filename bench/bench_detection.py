@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 
 import numpy as np
@@ -22,8 +23,8 @@ from prognos.detection.engine import DetectionEngine
 from prognos.ingest.contract import Reading
 
 DEVICES = 200
-#: Warm-up and settling (1,440 readings) plus the timed part.
-READINGS_PER_DEVICE = 1740
+#: Readings per device after warm-up and settling that are timed.
+TIMED_PER_DEVICE = 300
 BATCH = 2000
 MIN_NS = 60_000_000_000
 T0_NS = 1_767_225_600 * 1_000_000_000
@@ -59,20 +60,28 @@ def fleet(devices: int, per_device: int, seed: int = 0) -> list[Reading]:
 
 def main() -> None:
     config = DetectionConfig()
-    readings = fleet(DEVICES, READINGS_PER_DEVICE)
-    skip = (config.warmup_readings + config.settle_readings) * DEVICES
+    # Warm-up starts once the lagged loads have forgotten their first value (four lag
+    # times), then learns and settles; only readings after that are timed.
+    lag_rows = math.ceil(4 * config.condition_lag_s * 1e9 / MIN_NS)
+    ready_after = lag_rows + config.warmup_readings + config.settle_readings
+    readings = fleet(DEVICES, ready_after + TIMED_PER_DEVICE)
+    skip = ready_after * DEVICES
     warm, timed = readings[:skip], readings[skip:]
     metric_readings = sum(len(r.metrics) for r in timed)
 
+    log(f"warming up {DEVICES} pumps ({ready_after} readings each)")
     single = DetectionEngine(config=config)
     single.process_batch(warm)
+    log(f"timing the one-at-a-time path ({len(timed)} readings)")
     start = time.perf_counter()
     for reading in timed:
         single.process(reading)
     single_s = time.perf_counter() - start
 
+    log("warming up again for the batch path")
     batch = DetectionEngine(config=config)
     batch.process_batch(warm)
+    log(f"timing the batch path (batches of {BATCH})")
     start = time.perf_counter()
     for begin in range(0, len(timed), BATCH):
         batch.process_batch(timed[begin : begin + BATCH])
@@ -91,6 +100,11 @@ def main() -> None:
             }
         )
     )
+
+
+def log(message: str) -> None:
+    """Progress on stderr (stdout carries the one JSON line)."""
+    print(f"bench detection: {message}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

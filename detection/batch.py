@@ -33,7 +33,7 @@ from prognos.detection.condition import REFIT_EVERY, ConditionModel
 from prognos.detection.config import DetectionConfig
 from prognos.detection.detectors import alpha_for
 from prognos.detection.device import DeviceState
-from prognos.detection.profiles import AssetProfile
+from prognos.detection.profiles import AssetProfile, MetricSpec
 from prognos.detection.series import MetricSeries
 
 _NS_PER_H = 3_600_000_000_000.0
@@ -156,7 +156,7 @@ class SeriesBank:
     def _bank(
         self,
         series: MetricSeries,
-        spec: object,
+        spec: MetricSpec,
         sign: float,
         can_drift: bool,
         cfg: DetectionConfig,
@@ -166,9 +166,9 @@ class SeriesBank:
             self._grow()
         row = self._free.pop()
         base, cusum, trend = series.base, series.cusum, series.trend
-        warn, trip = getattr(spec, "warn", None), getattr(spec, "trip", None)
-        limits = [v for v in (warn, trip) if v is not None]
-        down = getattr(spec, "direction", "both") == "down"
+        # A hard limit reached means a flag may open: such readings finish on the scalar path.
+        limits = [v for v in (spec.warn, spec.trip) if v is not None]
+        down = spec.direction == "down"
         warm = 1.2 * series.z_warm_max
         self.f[row] = (
             base.level,

@@ -67,6 +67,8 @@ class DeviceState:
         self.last_ts = -1
         self.stage = WARMING
         self.settled = 0
+        #: Time of the first reading (lagged features forget their start value after it).
+        self.first_ns = -1
         self.lags: dict[str, float] = {}
         self.n = 0
         self.eq: dict[str, Any] = new_tracker()
@@ -189,6 +191,7 @@ class DeviceState:
             "warm": self.warm,
             "stage": self.stage,
             "settled": self.settled,
+            "first_ns": self.first_ns,
             "envelope": None if self.envelope is None else self.envelope.to_dict(),
             "env_smooth": self.env_smooth,
             "env_contrib": self.env_contrib,
@@ -208,6 +211,7 @@ class DeviceState:
             obj.warm = state["warm"]
             obj.stage = int(state["stage"])
             obj.settled = int(state["settled"])
+            obj.first_ns = int(state.get("first_ns", -1))
             env = state["envelope"]
             obj.envelope = None if env is None else PcaEnvelope.from_dict(env)
             obj.env_smooth = float(state["env_smooth"])

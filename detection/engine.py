@@ -115,6 +115,8 @@ class DetectionEngine:
             )
             return []
         dt_s = (ts_ns - dev.last_ts) / 1e9 if dev.last_ts >= 0 else 0.0
+        if dev.first_ns < 0:
+            dev.first_ns = ts_ns
         dev.last_ts = ts_ns
         dev.n += 1
         profile = profile_for(dev.asset_type, self.profiles)
@@ -178,6 +180,12 @@ class DetectionEngine:
             if not running:
                 # A stopped machine teaches nothing about how it runs: a fleet that starts
                 # on a weekend learns its shift machines on Monday, not from two idle days.
+                return events
+            if profile.condition_metrics and ts_ns - dev.first_ns < 4e9 * cfg.condition_lag_s:
+                # For three time constants of the slow lag (4 x condition_lag_s) the lagged
+                # loads still remember their first value (one loaded instant held as if it
+                # had lasted): such rows would teach the temperature models a relation the
+                # machine never had, and a range of loads it never ran at.
                 return events
             dev.warm.append({**features, TS_KEY: float(ts_ns)})
             if len(dev.warm) >= cfg.warmup_readings:
