@@ -112,6 +112,9 @@ class AssetProfile:
     _memo: dict[tuple[str, str], bool] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _lone: dict[str, tuple[FailureSignature, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def scored(self, metric: str) -> bool:
         """Whether a metric drives the equipment score (memoised)."""
@@ -161,6 +164,14 @@ class AssetProfile:
         if not self.metrics or not self.judged(metric):
             return False
         return not any(set(sig.moves) == {metric} for sig in self.signatures)
+
+    def lone_modes(self, metric: str) -> tuple[FailureSignature, ...]:
+        """The failure modes that move ``metric`` and no other listed metric (memoised)."""
+        found = self._lone.get(metric)
+        if found is None:
+            found = tuple(sig for sig in self.signatures if set(sig.moves) == {metric})
+            self._lone[metric] = found
+        return found
 
     def erratic_in(self, failure_mode: str, metric: str) -> bool:
         """Whether an open ``failure_mode`` fault explains erratic readings of ``metric``.

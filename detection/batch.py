@@ -33,6 +33,7 @@ from prognos.detection.condition import REFIT_EVERY, ConditionModel
 from prognos.detection.config import DetectionConfig
 from prognos.detection.detectors import alpha_for
 from prognos.detection.device import DeviceState
+from prognos.detection.drift import condition_drifting
 from prognos.detection.profiles import AssetProfile, MetricSpec
 from prognos.detection.series import MetricSeries
 
@@ -54,7 +55,9 @@ _PAIRS_OF = {
 # Float columns: state first, then per-series constants.
 (LEVEL, MAD, POS, NEG, SW, ST, SX, STT, STX, SXX, ZS, DEV, ZRAW, EXP, LAST) = range(15)
 (FLOOR, B_ALPHA, GAIN, K, CAP, T_ALPHA, CLIP, S_ALPHA, H, Z_OPEN) = range(15, 25)
-(SIGN, POINT_AT, Z_FREEZE, SLOW, LIMIT_UP, LIMIT_DOWN, CAN_DRIFT, C0) = range(25, 33)
+(SIGN, POINT_AT, Z_FREEZE, SLOW, LIMIT_UP, LIMIT_DOWN, DRIFT, C0) = range(25, 33)
+#: ``DRIFT`` column: how ``track_drift`` watches the metric.
+NOT_WATCHED, DRIFT_PRONE, LONE_MODES = 0.0, 1.0, 2.0
 _FLOATS = 33
 # Integer columns.
 (B_N, T_N, T_REF, LAST_T, ALONE, OFF, NPEND, HAS_MODEL, NREG) = range(9)
@@ -106,12 +109,13 @@ class SeriesBank:
     ) -> DeviceRows | None:
         """The device's rows, banking its judged series first; None if it must stay scalar.
 
-        Devices with a healthy envelope, a daily cycle, a drifting instrument or
-        a condition model wider than ``KMAX`` regressors stay on the scalar path.
+        Devices with a healthy envelope, a daily cycle, a drifting (or suspect)
+        instrument or a condition model wider than ``KMAX`` regressors stay on
+        the scalar path.
         """
         if dev.bank is not None:
             return dev.bank
-        if dev.envelope is not None:
+        if dev.envelope is not None or condition_drifting(dev, profile):
             return None
         plan = [p for p in dev.plan(profile) if p.judged and p.series.base.n > 0]
         if not plan:
@@ -140,7 +144,13 @@ class SeriesBank:
             {name: n for n, name in enumerate(features)},
         )
         for n, p in enumerate(plan):
-            rows.rows[n] = self._bank(p.series, p.spec, p.sign, p.can_drift, cfg, rows)
+            if p.can_drift:
+                watch = DRIFT_PRONE
+            elif p.scored and profile.lone_modes(p.name):
+                watch = LONE_MODES
+            else:
+                watch = NOT_WATCHED
+            rows.rows[n] = self._bank(p.series, p.spec, p.sign, watch, cfg, rows)
         dev.bank = rows
         return rows
 
@@ -158,7 +168,7 @@ class SeriesBank:
         series: MetricSeries,
         spec: MetricSpec,
         sign: float,
-        can_drift: bool,
+        watch: float,
         cfg: DetectionConfig,
         rows: DeviceRows,
     ) -> int:
@@ -202,7 +212,7 @@ class SeriesBank:
             cfg.suspicious_learn_rate,
             min(limits) if limits and not down else math.inf,
             max(limits) if limits and down else -math.inf,
-            1.0 if can_drift else 0.0,
+            watch,
             0.0,
         )
         self.i[row] = (base.n, trend.n, trend.t_ref, trend.last_t, series.alone, -1, 0, 0, 0)
@@ -326,7 +336,10 @@ class SeriesBank:
             | (point >= f[:, POINT_AT])
             | (x >= f[:, LIMIT_UP])
             | (x <= f[:, LIMIT_DOWN])
-            | ((f[:, CAN_DRIFT] > 0.0) & (np.abs(zs) >= z_open))
+            # ``track_drift``: any smoothed deviation this large gets its drift checks
+            # (lone metrics and condition sensors), and so does a lone-mode metric's.
+            | (np.abs(zs) >= z_open)
+            | ((f[:, DRIFT] == LONE_MODES) & (np.abs(dev) >= z_open))
         )
         ends = np.cumsum(counts)
         hot_dev = np.logical_or.reduceat(hot_row, ends - np.asarray(counts)).tolist()
@@ -343,7 +356,7 @@ class SeriesBank:
             f[:, SLOW],
         )
         self._learn_base(f, ints, calm_dev, x - f[:, EXP], rate)
-        ints[:, ALONE] = np.where(calm_dev & (f[:, CAN_DRIFT] > 0.0), 0, ints[:, ALONE])
+        ints[:, ALONE] = np.where(calm_dev & (f[:, DRIFT] != NOT_WATCHED), 0, ints[:, ALONE])
         self.f[idx] = f
         self.i[idx] = ints
         self._learn_models(idx, calm_dev & (rate >= 1.0), regs, present, x, feat, base)

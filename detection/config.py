@@ -100,6 +100,16 @@ class DetectionConfig:
     #: A metric deviating this long with no companion moving is an instrument drift
     #: (only for metrics no failure mode moves alone).
     drift_readings: int = 360
+    #: A metric some failure mode does move alone is drifting once, deviating alone this
+    #: long, the companions every such mode would also move plainly have not.
+    drift_confirm_readings: int = 30
+    #: ... and only when those companions would tell by the time it deviates this far (z).
+    drift_refute_z: float = 6.0
+    #: The modelled metrics deviating this long the way an offset of one condition
+    #: metric would make them (cosine at least ``condition_drift_cos``): that
+    #: condition sensor is drifting, and nothing is judged on it meanwhile.
+    condition_drift_readings: int = 60
+    condition_drift_cos: float = 0.9
     #: Fit the multivariate healthy envelope (PCA T^2/SPE) at the end of warm-up, over
     #: the metrics' robust z-scores (so it follows the baselines' slow adaptation).
     use_envelope: bool = False
@@ -126,6 +136,9 @@ class DetectionConfig:
             "clear_readings",
             "update_min_readings",
             "max_metrics_per_device",
+            "drift_readings",
+            "drift_confirm_readings",
+            "condition_drift_readings",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
@@ -148,6 +161,8 @@ class DetectionConfig:
             raise ConfigError("smooth_gain_max must be at least 1 (1 = plain smoothed z)")
         if not 0 <= self.season_min_share < 1:
             raise ConfigError("season_min_share must be within 0..1 (a share of variance)")
+        if not 0 < self.condition_drift_cos <= 1:
+            raise ConfigError("condition_drift_cos must be within 0..1 (a cosine)")
         if not 0 <= self.suspicious_learn_rate <= 1:
             raise ConfigError("suspicious_learn_rate must be within 0..1")
         if not 0.5 < self.envelope_quantile < 1:

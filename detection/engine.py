@@ -21,7 +21,15 @@ from prognos.detection.errors import StateError
 from prognos.detection.flags import Flag, FlagKind, FlagState, Severity
 from prognos.detection.lifecycle import device_score, equipment_step, track_drift
 from prognos.detection.profiles import AssetProfile, profile_for
-from prognos.detection.series import READY, SETTLING, TS_KEY, MetricSeries
+from prognos.detection.series import (
+    LAG_SUFFIX,
+    READY,
+    RUN_KEY,
+    SETTLING,
+    SLOW_SUFFIX,
+    TS_KEY,
+    MetricSeries,
+)
 from prognos.ingest.contract import Reading
 
 logger = logging.getLogger(__name__)
@@ -48,6 +56,8 @@ STATE_VERSION = 1
 #: Sensor faults that an equipment fault on the same metric explains as well.
 _ERRATIC = frozenset({"spikes", "noise_burst"})
 _SEVERITY_RANK = {s.value: i for i, s in enumerate(Severity)}
+#: Kept with the lags: when a condition metric was last usable (epoch ns, as a float).
+SEEN_SUFFIX = "~seen_ns"
 #: Fewest calm devices per round for the numpy rounds to beat the scalar path.
 MIN_ROUND = 16
 #: A round of fewer calm devices than this (a batch's tail) is finished one at a time.
@@ -128,32 +138,59 @@ class DetectionEngine:
         run_metric = profile.running_metric
         run_value = _as_float(metrics.get(run_metric)) if run_metric else None
         series_map = dev.series
+        stands_still = False
         if run_value is not None:
             # Running unless the run metric reads exactly zero (stopped) this reading.
             running = run_value > 0.0 and not _impossible(profile, run_metric, run_value)
+            if running and _resting_zeros(metrics, run_metric) >= 2:
+                # Current, power, flow... at exactly zero together: the machine stands
+                # still whatever its run sensor says (a drifting one reads an offset).
+                running, stands_still = False, True
         else:
             # A device without a run metric runs; one whose run metric has gone missing may
             # not: the instrument checks pause rather than call a stopped machine's steady
             # zeros stuck, and nothing is judged (its operating point is unknown).
             running = run_metric is None or run_metric not in series_map
+        # Stopped for certain: the run metric itself reads a valid zero.
+        at_rest = (
+            not running
+            and run_value is not None
+            and not _impossible(profile, run_metric, run_value)
+        )
         if not metrics.keys() <= series_map.keys():
             self._metric_names(dev, reading, profile)
         sensor_cfg = cfg.sensor
         checked: list[tuple[str, MetricSeries, float | None, str | None]] = []
-        erratic = 0
+        erratic = zeros = 0
         for name, series in series_map.items():
             raw = metrics.get(name)
             # Plain finite floats (nearly every value) skip the general conversion.
             x = raw if type(raw) is float and math.isfinite(raw) else _as_float(raw)
-            fault, usable = series.health.check(x, sensor_cfg, running)
+            if running:
+                fault, usable = series.health.check(x, sensor_cfg)
+            else:
+                # A machine-heated temperature cools for hours, and the room's own
+                # temperature never rests: neither has a resting level.
+                settles = (
+                    at_rest
+                    and name != profile.ambient_metric
+                    and not profile.spec(name).above_ambient
+                )
+                fault, usable = series.health.check(x, sensor_cfg, False, settles)
             series.usable = usable and x is not None
             checked.append((name, series, x, fault))
-            if fault is not None and fault in _ERRATIC:
-                erratic += 1
+            if fault is not None:
+                if fault in _ERRATIC:
+                    erratic += 1
+                elif fault == "stuck" and x == 0.0:
+                    zeros += 1
         # One instrument rarely fails together with another: several metrics turning
         # erratic at once is the machine itself, and so is a metric the open equipment
-        # fault makes erratic (a worn bearing's vibration bursts).
+        # fault makes erratic (a worn bearing's vibration bursts). Several metrics
+        # sitting at exactly zero together are a stopped machine (whatever its run
+        # sensor says), not frozen instruments.
         machine_erratic = erratic >= 2
+        machine_stopped = zeros >= 2
         open_mode = dev.eq["failure_mode"] if dev.eq["flag_id"] is not None else None
         sensor = dev.sensor
         for name, series, x, fault in checked:
@@ -162,6 +199,8 @@ class DetectionEngine:
             ):
                 fault = None
                 series.usable = x is not None
+            elif machine_stopped and fault == "stuck" and x == 0.0:
+                fault = None
             if fault is None and series.drifting:
                 fault = "drift"
             if fault is not None or (
@@ -174,6 +213,8 @@ class DetectionEngine:
                 values[name] = x
             elif fault is None and x is not None:
                 jumps[name] = x  # held back as a possible spike; still judged as a point
+        if profile.condition_metrics or run_metric is not None:
+            _forget_stale_lags(dev, profile, cfg, values, ts_ns)
         features = dev.features(values, profile, dt_s, cfg)
         if not dev.ready:
             assert dev.warm is not None
@@ -196,7 +237,7 @@ class DetectionEngine:
             if c in series_map and c not in values:
                 return events  # the operating point is unknown: nothing can be judged
         running = profile.running_metric
-        if running is not None and values.get(running, 1.0) <= 0.0:
+        if stands_still or (running is not None and values.get(running, 1.0) <= 0.0):
             return events  # stopped: nothing to judge, nothing to learn, no settling time
         if dev.stage == SETTLING and _novel(dev, profile, features):
             # An operating point warm-up never saw (the night after a day-shift warm-up)
@@ -447,7 +488,7 @@ class DetectionEngine:
                     series.z_raw = series.base.score_one(ts_ns, jumps[name] - expected)
             else:
                 scored.append((series, sign, x, series.score(ts_ns, x, features, cfg)))
-        score, detector = self._assess(dev, profile, cfg, values, scored)
+        score, detector = self._assess(dev, profile, cfg, values, features, scored)
         events = self._step(dev, profile, cfg, score, detector, ts_ns)
         for (series, _, x, _), rate in zip(scored, _rates(dev, cfg, scored, ts_ns), strict=True):
             series.learn(ts_ns, x, features, rate)
@@ -459,6 +500,7 @@ class DetectionEngine:
         profile: AssetProfile,
         cfg: DetectionConfig,
         values: dict[str, float],
+        features: dict[str, float],
         scored: list[Scored],
     ) -> tuple[float, str]:
         """The device's equipment score and detector, once its series are scored."""
@@ -474,7 +516,7 @@ class DetectionEngine:
             alpha = 1.0 - 0.5 ** (1.0 / cfg.smooth_half_life)
             dev.env_smooth += alpha * (min(env, 10.0 * cfg.envelope_open) - dev.env_smooth)
             dev.env_contrib = contrib
-        track_drift(dev, profile, cfg)
+        track_drift(dev, profile, cfg, features)
         return device_score(dev, profile, cfg)
 
     def _step(
@@ -516,7 +558,7 @@ class DetectionEngine:
                 (series, sign, item.values[name], series.z_raw)
                 for name, series, sign in zip(rows.names, rows.series, rows.signs, strict=True)
             ]
-            score, detector = self._assess(dev, profile, cfg, item.values, scored)
+            score, detector = self._assess(dev, profile, cfg, item.values, item.features, scored)
             per_reading[item.index] += self._step(dev, profile, cfg, score, detector, ts_ns)
             for (series, _, x, _), rate in zip(
                 scored, _rates(dev, cfg, scored, ts_ns), strict=True
@@ -570,6 +612,44 @@ def _impossible(profile: AssetProfile, metric: str | None, value: float) -> bool
         return False
     spec = profile.spec(metric)
     return not spec.valid_min <= value <= spec.valid_max
+
+
+def _forget_stale_lags(
+    dev: DeviceState,
+    profile: AssetProfile,
+    cfg: DetectionConfig,
+    values: Mapping[str, float],
+    ts_ns: int,
+) -> None:
+    """Restart the lags of a condition metric back from an outage longer than they reach.
+
+    A device that goes silent restarts its lags from the first reading back
+    (the gap weighs in full); a single instrument out for hours must too, or
+    its lagged load, stale since before the outage, is judged against
+    temperatures that followed the real load all along.
+    """
+    names = dict.fromkeys(profile.condition_metrics)
+    if profile.running_metric is not None:
+        names[profile.running_metric] = None
+    lags = dev.lags
+    for name in names:
+        if name not in values:
+            continue
+        key = name + SEEN_SUFFIX
+        seen = lags.get(key)
+        lags[key] = float(ts_ns)
+        if seen is None or ts_ns - seen <= cfg.condition_lag_s * 1e9:
+            continue
+        lag = RUN_KEY if name == profile.running_metric else name
+        for suffix in (LAG_SUFFIX, SLOW_SUFFIX):
+            lags.pop(lag + suffix, None)
+            if name != lag and name in profile.condition_metrics:
+                lags.pop(name + suffix, None)
+
+
+def _resting_zeros(metrics: Mapping[str, object], run_metric: str | None) -> int:
+    """How many metrics besides the run metric read exactly zero."""
+    return sum(1 for name, value in metrics.items() if value == 0.0 and name != run_metric)
 
 
 def _novel(dev: DeviceState, profile: AssetProfile, features: Mapping[str, float]) -> bool:

@@ -13,42 +13,16 @@ from typing import Any
 
 from prognos.detection.config import DetectionConfig
 from prognos.detection.device import DeviceState, new_tracker
+from prognos.detection.drift import condition_drifting, track_drift
 from prognos.detection.flags import Flag, FlagKind, FlagState, Severity
 from prognos.detection.profiles import AssetProfile
 from prognos.detection.series import SETTLING
 
+__all__ = ["POINT", "device_score", "equipment_step", "track_drift"]
+
 #: Detector name of a single extreme reading (opens at once, see ``z_point``).
 POINT = "point"
 _RANK = {s.value: i for i, s in enumerate(Severity)}
-
-
-def track_drift(dev: DeviceState, profile: AssetProfile, cfg: DetectionConfig) -> None:
-    """Mark metrics that deviate alone for ``drift_readings`` as drifting instruments."""
-    for name, series, _, _, _, can_drift, _, _ in dev.plan(profile):
-        if not can_drift:
-            continue
-        if series.drifting:
-            series.drifting = abs(series.z_smooth) >= cfg.z_clear
-            series.alone = 0
-            continue
-        if abs(series.z_smooth) < cfg.z_open or _companion_moved(dev, profile, cfg, name):
-            series.alone = 0
-            continue
-        series.alone += 1
-        if series.alone >= cfg.drift_readings and dev.eq["flag_id"] is None:
-            series.drifting, series.alone = True, 0
-
-
-def _companion_moved(
-    dev: DeviceState, profile: AssetProfile, cfg: DetectionConfig, name: str
-) -> bool:
-    return any(
-        other != name
-        and profile.scored(other)
-        and not s.drifting
-        and profile.spec(other).badness(s.dev) >= cfg.z_moved
-        for other, s in dev.series.items()
-    )
 
 
 def device_score(
@@ -58,11 +32,13 @@ def device_score(
 ) -> tuple[float, str]:
     """The device's equipment score (in z units) and the detector that set it."""
     best, detector = 0.0, "robust_z"
+    if dev.eq["flag_id"] is None and condition_drifting(dev, profile):
+        return best, detector  # the operating point itself is misread: nothing to judge
     z_open, z_point = cfg.z_open, cfg.z_point
-    for _, series, spec, _, scored, can_drift, sign, limited in dev.plan(profile):
-        # A drifting instrument never counts; a drift-prone metric deviating alone
-        # waits (up to ``drift_readings``) for a companion before it may.
-        if not scored or series.drifting or (series.alone > 0 and can_drift):
+    for _, series, spec, _, scored, _, sign, limited in dev.plan(profile):
+        # A drifting instrument never counts; a metric deviating alone waits (see
+        # ``track_drift``) for a companion before it may.
+        if not scored or series.drifting or series.alone > 0:
             continue
         dev_z = series.dev
         bad = dev_z * sign if sign else abs(dev_z)  # spec.badness, without the call

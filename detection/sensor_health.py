@@ -33,6 +33,19 @@ class SensorHealthConfig:
     #: Impossible values in a row before the instrument counts as out of range; fewer,
     #: back in range, are spikes (a glitch can read below zero for one sample).
     out_of_range_readings: int = 10
+    #: A stopped machine's reading is watched for a frozen value once this many stopped
+    #: steps have shown how often it repeats, if it repeated in at most ``stopped_repeat_share``
+    #: of them (temperatures cooling, the noise floor of a vibration sensor) and not
+    #: when it sits still (a stopped machine's exact zero speed or flow).
+    stopped_learn_readings: int = 60
+    stopped_repeat_share: float = 0.5
+    #: A stopped machine's reading this many times its usual spread at rest (at least a
+    #: quarter of the running step) away from its usual resting level, for
+    #: ``rest_drift_readings`` stopped readings in a row, is an instrument drifting: a
+    #: fault of the machine shows while it runs, not while it stands still. The verdict
+    #: holds while the machine runs, until a stop finds the reading back at rest.
+    rest_drift_k: float = 8.0
+    rest_drift_readings: int = 30
 
 
 class SensorHealth(_Plain):
@@ -65,6 +78,11 @@ class SensorHealth(_Plain):
         "n",
         "nd",
         "outside",
+        "still",
+        "n_stopped",
+        "rest_level",
+        "rest_spread",
+        "rest_off",
     )
     __slots__ = _fields
 
@@ -84,16 +102,27 @@ class SensorHealth(_Plain):
         self.n = 0
         self.nd = 0  # steps the usual step size was learned from (machine running)
         self.outside = 0  # impossible values in a row
+        self.still = 1.0  # share of a stopped machine's steps that repeat the value exactly
+        self.n_stopped = 0  # stopped steps ``still`` was learned from
+        self.rest_level = 0.0  # usual reading of the stopped machine
+        self.rest_spread = 0.0  # its mean absolute deviation
+        self.rest_off = 0  # stopped readings in a row far from the resting level
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> SensorHealth:
-        """Restore a checkpoint (one from before ``outside`` was kept reads it as 0)."""
-        return super().from_dict({"outside": 0, **state})
+        """Restore a checkpoint (fields added since default to a fresh sensor's values)."""
+        fresh = {"outside": 0, "still": 1.0, "n_stopped": 0}
+        fresh |= {"rest_level": 0.0, "rest_spread": 0.0, "rest_off": 0}
+        return super().from_dict({**fresh, **state})
 
     def check(
-        self, x: float | None, cfg: SensorHealthConfig, running: bool = True
+        self, x: float | None, cfg: SensorHealthConfig, running: bool = True, settles: bool = True
     ) -> tuple[str | None, bool]:
-        """Judge one value; ``running=False`` (machine stopped) pauses the step statistics."""
+        """Judge one value; ``running=False`` (machine stopped) pauses the step statistics.
+
+        ``settles=False`` says a stopped machine's reading still carries its
+        running history (a temperature cooling down), so it has no resting level.
+        """
         if x is None or not math.isfinite(x):
             if self.n > 0:
                 self.missing += 1
@@ -122,10 +151,31 @@ class SensorHealth(_Plain):
             # A stopped machine's readings say nothing about the running noise level, but
             # a value frozen since before the stop is still frozen (and a sensor that reads
             # a stopped machine's steady zero is not: the count waits for the restart).
-            if x != last:
+            # Where the stopped reading keeps moving (a temperature cooling, a vibration
+            # sensor's noise floor), a run of exact repeats is frozen while stopped too.
+            # An exact zero is what a stopped machine's flow, speed or current reads.
+            repeat = x == last
+            watched = (
+                x != 0.0
+                and self.n_stopped >= cfg.stopped_learn_readings
+                and self.still <= cfg.stopped_repeat_share
+            )
+            if not repeat:
                 self.same = 0
-            elif self.fault == "stuck":
+            elif watched:
+                self.same += 1
+            if repeat and (self.fault == "stuck" or (watched and self.same >= cfg.stuck_readings)):
                 condition, usable = "stuck", False
+            elif settles and self._away_from_rest(x, cfg):
+                if self.rest_off >= cfg.rest_drift_readings:
+                    condition, usable = "drift", False
+            elif self.fault is None and self.same < cfg.stuck_readings // 2:
+                # Learned from healthy stops only (a frozen run does not teach stillness).
+                self.n_stopped += 1
+                k = 1.0 / self.n_stopped if self.n_stopped < 100 else 0.01
+                self.still += k * ((1.0 if repeat else 0.0) - self.still)
+                if settles:
+                    self._learn_rest(x, k)
             # A stopped machine reads steady values: swings many times the running step,
             # back and forth, are the instrument's own noise (the step size is not learned).
             step = x - last
@@ -144,6 +194,8 @@ class SensorHealth(_Plain):
             if self.noisy >= cfg.noise_readings and condition is None:
                 condition, usable = "noise_burst", False
         elif last is not None:
+            if self.fault == "drift":
+                condition, usable = "drift", False  # only a stop can show it is gone
             step = x - last
             abs_step = abs(step)
             diff_scale = self.diff_scale
@@ -201,6 +253,31 @@ class SensorHealth(_Plain):
         if condition is None and self.fault is None:
             return None, usable  # the usual case: healthy, and no fault to wind down
         return self._verdict(condition, usable, cfg)
+
+    def _rest_spread(self, x: float) -> float:
+        tiny = 1e-9 * (abs(x) if abs(x) > 1.0 else 1.0)
+        return max(self.rest_spread, 0.25 * self.diff_scale, tiny)
+
+    def _learn_rest(self, x: float, k: float) -> None:
+        """Follow the resting level slowly, each step winsorised: a drift must not be learned."""
+        step = x - self.rest_level
+        cap = math.inf
+        if self.n_stopped > 50:  # the first readings set the level; later ones refine it
+            cap = 3.0 * self._rest_spread(x)
+            step = max(-cap, min(cap, step))
+        k = max(k, 0.001) if self.n_stopped < 1000 else 0.001
+        self.rest_level += k * step
+        self.rest_spread += k * (min(abs(x - self.rest_level), cap) - self.rest_spread)
+
+    def _away_from_rest(self, x: float, cfg: SensorHealthConfig) -> bool:
+        """Count a stopped reading far from the resting level; whether this one is."""
+        if self.n_stopped < cfg.stopped_learn_readings or self.nd <= 20:
+            return False  # the resting level, or the running step, is not known yet
+        if abs(x - self.rest_level) > cfg.rest_drift_k * self._rest_spread(x):
+            self.rest_off += 1
+            return True
+        self.rest_off = 0
+        return False
 
     def _verdict(
         self, condition: str | None, usable: bool, cfg: SensorHealthConfig

@@ -145,3 +145,69 @@ def test_a_broken_run_sensor_does_not_make_a_stopped_machines_zeros_stuck(broken
     assert [f for f in flags if f.kind is FlagKind.EQUIPMENT] == []
     sensor = {(f.metrics[0], f.failure_mode) for f in flags if f.kind is FlagKind.SENSOR}
     assert sensor == {("speed_rpm", broken)}
+
+
+def test_a_sensor_frozen_while_the_machine_is_stopped_is_stuck() -> None:
+    cfg = SensorHealthConfig()
+    rng = np.random.default_rng(9)
+
+    def running(n: int) -> list[tuple[float, bool]]:
+        return [(round(2.0 + 0.1 * float(rng.normal()), 2), True) for _ in range(n)]
+
+    def stopped(n: int) -> list[tuple[float, bool]]:
+        # The noise floor of a vibration sensor on a stopped machine: it keeps moving.
+        return [(round(0.07 + 0.03 * float(rng.normal()), 2), False) for _ in range(n)]
+
+    history = running(200) + stopped(120) + running(200)
+    assert set(_verdicts(history + stopped(300), cfg)) == {None}
+    frozen = [(0.08, False)] * 120
+    verdicts = _verdicts(history + stopped(10) + frozen, cfg)
+    first = verdicts.index("stuck")
+    assert 530 + cfg.stuck_readings - 1 <= first < 530 + cfg.stuck_readings + 5
+    assert set(verdicts[first:]) == {"stuck"}
+
+
+def test_a_stopped_machines_exact_zero_never_becomes_stuck() -> None:
+    cfg = SensorHealthConfig()
+    rng = np.random.default_rng(10)
+    day = [(round(40.0 + float(rng.normal()), 1), True) for _ in range(200)]
+    night = [(0.0, False)] * 300
+    assert set(_verdicts((day + night) * 4, cfg)) == {None}
+
+
+def test_a_reading_that_leaves_its_resting_level_while_stopped_is_drifting() -> None:
+    cfg = SensorHealthConfig()
+    rng = np.random.default_rng(12)
+
+    def shift(offset: float = 0.0) -> list[tuple[float, bool]]:
+        day = [(round(2.0 + 0.1 * float(rng.normal()), 2), True) for _ in range(200)]
+        night = [
+            (round(0.07 + offset * i / 200 + 0.03 * float(rng.normal()), 2), False)
+            for i in range(200)
+        ]
+        return day + night
+
+    healthy = shift() + shift() + shift()
+    assert set(_verdicts(healthy, cfg)) == {None}
+    # The zero of the instrument creeps up through a night: nothing runs to explain it.
+    # Then it is put right.
+    verdicts = _verdicts(healthy + shift(offset=3.0) + shift() + shift(), cfg)
+    first = verdicts.index("drift")
+    assert 1400 < first < 1600
+    # The verdict holds through the next run; a stop that finds it at rest clears it.
+    assert set(verdicts[first:1800]) == {"drift"}
+    assert verdicts[-1] is None
+
+
+def test_a_temperature_cooling_after_a_stop_has_no_resting_level() -> None:
+    cfg = SensorHealthConfig()
+    sh = SensorHealth(-40.0, 250.0)
+    verdicts = []
+    for cycle in range(4):
+        hot = 60.0 + 10.0 * cycle  # each run ends hotter than the last
+        for _ in range(200):
+            verdicts.append(sh.check(round(hot + 0.1 * (len(verdicts) % 3), 1), cfg)[0])
+        for i in range(200):
+            x = round(25.0 + (hot - 25.0) * 0.99**i, 1)
+            verdicts.append(sh.check(x, cfg, running=False, settles=False)[0])
+    assert set(verdicts) == {None}
