@@ -93,7 +93,7 @@ class SeriesBank:
         self.f = np.zeros((capacity, _FLOATS))
         self.i = np.zeros((capacity, _INTS), dtype=np.int64)
         self.ridx = np.full((capacity, KMAX), -1, dtype=np.intp)
-        self.reg = np.zeros((7, capacity, KMAX))  # mean, scale, linear, square, lo, hi, pad
+        self.reg = np.zeros((6, capacity, KMAX))  # mean, scale, linear, square, lo, hi
         self.pair = np.zeros((capacity, len(_PAIRS)))
         self.pend = np.zeros((capacity, REFIT_EVERY, KMAX + 1))
         self.owner: list[tuple[MetricSeries, DeviceRows] | None] = [None] * capacity
@@ -344,10 +344,7 @@ class SeriesBank:
         ends = np.cumsum(counts)
         hot_dev = np.logical_or.reduceat(hot_row, ends - np.asarray(counts)).tolist()
         # Learning, for the calm devices only.
-        feedback = [
-            bool(it.dev.suppressed) and any(u > it.ts_ns for u in it.dev.suppressed.values())
-            for it in items
-        ]
+        feedback = [it.dev.in_feedback(it.ts_ns) for it in items]
         calm_dev = np.repeat(~np.asarray(hot_dev, dtype=bool), counts)
         rate = np.where(
             ((bad < f[:, Z_FREEZE]) & (np.abs(z) < f[:, CLIP]))
@@ -376,7 +373,7 @@ class SeriesBank:
         ridx = self.ridx[idx, :k]
         where = np.where(ridx >= 0, ridx + base[:, None], 0)
         raw = feat[where]
-        mean, scale, lin, sq, lo, hi, _ = self.reg[:, idx, :k]
+        mean, scale, lin, sq, lo, hi = self.reg[:, idx, :k]
         missing = np.isnan(raw)
         z = np.where(missing, 0.0, (raw - mean) / scale)
         inside = (lo <= z) & (z <= hi)

@@ -144,6 +144,10 @@ class DeviceState:
                 out[ambient + LAG_SUFFIX] = prev
         return out
 
+    def in_feedback(self, ts_ns: int) -> bool:
+        """Whether false-alarm feedback is in force (baselines then learn at full speed)."""
+        return bool(self.suppressed) and any(until > ts_ns for until in self.suppressed.values())
+
     @property
     def ready(self) -> bool:
         """Past the first warm-up: readings are scored (settling or fully ready)."""

@@ -358,22 +358,19 @@ class DetectionEngine:
                     series.z_raw = series.base.score_one(ts_ns, jumps[name] - expected)
             else:
                 scored.append((series, sign, x, series.score(ts_ns, x, features, cfg)))
-        score, detector = self._assess(dev, profile, cfg, values, features, scored)
-        events = self._step(dev, profile, cfg, score, detector, ts_ns)
-        for (series, _, x, _), rate in zip(scored, _rates(dev, cfg, scored, ts_ns), strict=True):
-            series.learn(ts_ns, x, features, rate)
-        return events
+        return self._finish(dev, profile, cfg, values, features, ts_ns, scored)
 
-    def _assess(
+    def _finish(
         self,
         dev: DeviceState,
         profile: AssetProfile,
         cfg: DetectionConfig,
         values: dict[str, float],
         features: dict[str, float],
+        ts_ns: int,
         scored: list[Scored],
-    ) -> tuple[float, str]:
-        """The device's equipment score and detector, once its series are scored."""
+    ) -> list[Flag]:
+        """Once a reading's series are scored: equipment score, flag lifecycle, learning."""
         if cfg.cusum_opens_only and dev.eq["flag_id"] is not None:
             for series, _, _, _ in scored:
                 series.cusum.reset()
@@ -387,20 +384,12 @@ class DetectionEngine:
             dev.env_smooth += alpha * (min(env, 10.0 * cfg.envelope_open) - dev.env_smooth)
             dev.env_contrib = contrib
         track_drift(dev, profile, cfg, features)
-        return device_score(dev, profile, cfg)
-
-    def _step(
-        self,
-        dev: DeviceState,
-        profile: AssetProfile,
-        cfg: DetectionConfig,
-        score: float,
-        detector: str,
-        ts_ns: int,
-    ) -> list[Flag]:
+        score, detector = device_score(dev, profile, cfg)
         events = equipment_step(dev, profile, cfg, score, detector, ts_ns)
         for flag in events:
             self._record(flag)
+        for (series, _, x, _), rate in zip(scored, _rates(dev, cfg, scored, ts_ns), strict=True):
+            series.learn(ts_ns, x, features, rate)
         return events
 
     def _run_round(self, pending: list[Deferred], per_reading: list[list[Flag]]) -> None:
@@ -420,20 +409,16 @@ class DetectionEngine:
                 continue
             # The reading may open a flag (which reads the trend and baseline): finish it
             # on the objects, from the scored state the bank hands back.
-            dev, profile, cfg, ts_ns = item.dev, item.profile, item.cfg, item.ts_ns
-            rows = dev.bank
+            rows = item.dev.bank
             assert rows is not None
-            self._bank.release(dev)
+            self._bank.release(item.dev)
             scored: list[Scored] = [
                 (series, sign, item.values[name], series.z_raw)
                 for name, series, sign in zip(rows.names, rows.series, rows.signs, strict=True)
             ]
-            score, detector = self._assess(dev, profile, cfg, item.values, item.features, scored)
-            per_reading[item.index] += self._step(dev, profile, cfg, score, detector, ts_ns)
-            for (series, _, x, _), rate in zip(
-                scored, _rates(dev, cfg, scored, ts_ns), strict=True
-            ):
-                series.learn(ts_ns, x, item.features, rate)
+            per_reading[item.index] += self._finish(
+                item.dev, item.profile, item.cfg, item.values, item.features, item.ts_ns, scored
+            )
 
     def _config_for(self, asset_type: str) -> DetectionConfig:
         """The configuration with the asset type's default overrides applied."""
@@ -466,7 +451,7 @@ def _rates(dev: DeviceState, cfg: DetectionConfig, scored: list[Scored], ts_ns: 
     Fast when calm, slow when suspicious, fast again after false-alarm feedback.
     """
     calm_device = dev.eq["flag_id"] is None
-    feedback = bool(dev.suppressed) and any(until > ts_ns for until in dev.suppressed.values())
+    feedback = dev.in_feedback(ts_ns)
     z_freeze, z_clip, slow = cfg.z_freeze, cfg.z_clip, cfg.suspicious_learn_rate
     rates = []
     for series, sign, _, z in scored:

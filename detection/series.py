@@ -147,10 +147,7 @@ class MetricSeries:
         cfg: DetectionConfig,
     ) -> float:
         """Update the scoring state with a usable value; return the raw z."""
-        expected = self.model.expected(condition)
-        if self.season is not None:
-            expected += self.season.value(ts_ns)
-        self.expected = expected
+        expected = self.expected = self.expected_at(ts_ns, condition)
         z = self.base.score_one(ts_ns, x - expected)
         self.z_raw = z
         clip = cfg.z_clip
@@ -203,10 +200,7 @@ class MetricSeries:
 
     def warm_z(self, name: str, row: dict[str, float], clip: float) -> float:
         """The clipped robust z of a warm-up row under the fitted models (no state change)."""
-        expected = self.model.expected(row)
-        if self.season is not None:
-            expected += self.season.value(int(row[TS_KEY]))
-        z = self.base.score_one(0, row[name] - expected)
+        z = self.base.score_one(0, row[name] - self.expected_at(int(row[TS_KEY]), row))
         return min(max(z, -clip), clip)
 
     def idle(self, cfg: DetectionConfig) -> None:
