@@ -179,7 +179,6 @@ class SeriesBank:
         # A hard limit reached means a flag may open: such readings finish on the scalar path.
         limits = [v for v in (spec.warn, spec.trip) if v is not None]
         down = spec.direction == "down"
-        warm = 1.2 * series.z_warm_max
         self.f[row] = (
             base.level,
             base.mad,
@@ -207,7 +206,7 @@ class SeriesBank:
             cfg.cusum_h,
             cfg.z_open,
             sign,
-            warm if warm > cfg.z_point else cfg.z_point,
+            series.point_limit(cfg),
             cfg.z_freeze,
             cfg.suspicious_learn_rate,
             min(limits) if limits and not down else math.inf,

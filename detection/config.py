@@ -19,7 +19,9 @@ from prognos.detection.sensor_health import SensorHealthConfig
 #: Defaults per asset type that differ from the global ones. ``generic`` is for
 #: series without an asset profile (benchmarks, unknown devices): with no
 #: physics to explain normal variation, its baseline follows slow change
-#: faster and a single extreme reading counts as an anomaly. Each metric is
+#: faster and a single extreme reading counts as an anomaly (from 4 sigma on a
+#: metric whose warm-up noise was white, 6.5 on a slowly wandering one; see
+#: ``MetricSeries.point_limit``). Each metric is
 #: judged on its own smoothed deviation, measured against that deviation's
 #: healthy spread (so a steady small shift of a noisy metric counts), and a
 #: flag clears as soon as the present deviation is gone: CUSUM may open a flag
@@ -32,6 +34,7 @@ ASSET_OVERRIDES: dict[str, dict[str, Any]] = {
         "baseline_half_life": 200.0,
         "suspicious_learn_rate": 0.2,
         "z_point": 6.5,
+        "z_point_white": 4.0,
         "use_envelope": True,
         "envelope_open": 4.0,
         "settle_readings": 0,
@@ -123,6 +126,11 @@ class DetectionConfig:
     #: A single reading this far out (robust z) opens a flag at once; off by default
     #: because on instrumented assets a lone extreme is usually an instrument spike.
     z_point: float = math.inf
+    #: ... or this far for a metric whose warm-up residuals were nearly white (the
+    #: smoothing shrank them by ``white_gain`` or more): its warm-up extremes are a fair
+    #: sample of healthy noise, so a lower floor is safe (see ``MetricSeries.point_limit``).
+    z_point_white: float = math.inf
+    white_gain: float = 2.5
     sensor: SensorHealthConfig = field(default_factory=SensorHealthConfig)
     #: Per asset type: knobs that differ from the above (asset type -> knob -> value).
     asset_overrides: Mapping[str, Mapping[str, Any]] = field(

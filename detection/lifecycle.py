@@ -34,7 +34,7 @@ def device_score(
     best, detector = 0.0, "robust_z"
     if dev.eq["flag_id"] is None and condition_drifting(dev, profile):
         return best, detector  # the operating point itself is misread: nothing to judge
-    z_open, z_point = cfg.z_open, cfg.z_point
+    z_open = cfg.z_open
     for _, series, spec, _, scored, _, sign, limited in dev.plan(profile):
         # A drifting instrument never counts; a metric deviating alone waits (see
         # ``track_drift``) for a companion before it may.
@@ -49,8 +49,7 @@ def device_score(
                 bad, det = z_open * (1.0 + 0.5 * level), "hard_limit"
         z_raw = series.z_raw
         point = z_raw * sign if sign else abs(z_raw)
-        warm = 1.2 * series.z_warm_max
-        if point >= (warm if warm > z_point else z_point) and point > bad:
+        if point >= series.point_limit(cfg) and point > bad:
             bad, det = point, POINT
         if bad > best:
             best, detector = bad, det

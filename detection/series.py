@@ -203,6 +203,23 @@ class MetricSeries:
         z = self.base.score_one(0, row[name] - self.expected_at(int(row[TS_KEY]), row))
         return min(max(z, -clip), clip)
 
+    def point_limit(self, cfg: DetectionConfig) -> float:
+        """The robust z at which one reading alone is an anomaly (``point`` detector).
+
+        It must beat the largest excursion seen while healthy by a fifth, and
+        a floor. The floor depends on what the warm-up can say about the tail:
+        residuals that are nearly white (smoothing shrinks them by
+        ``white_gain`` or more, see ``smooth_gain_of``) gave the warm-up as many
+        independent draws as readings, so its extremes are a fair sample of
+        healthy noise and the floor is the lower ``z_point_white``. Persistent
+        residuals (slow wander) gave only a handful of independent swings, so
+        their warm-up extremes say little and the floor is ``z_point``.
+        """
+        warm = 1.2 * self.z_warm_max
+        floor = cfg.z_point_white if self.smooth_gain >= cfg.white_gain else cfg.z_point
+        floor = floor if floor < cfg.z_point else cfg.z_point
+        return warm if warm > floor else floor
+
     def idle(self, cfg: DetectionConfig) -> None:
         """No usable value this reading: let the smoothed deviation fade."""
         self.z_raw = 0.0

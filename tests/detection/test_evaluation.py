@@ -215,7 +215,8 @@ def test_sim_scoring_by_hand() -> None:
     ("data_file", "floor"),
     [
         ("machine_temperature_system_failure.csv", 1.0),
-        ("ec2_request_latency_system_failure.csv", 1.5),
+        # The best published detector scores 2.04 here.
+        ("ec2_request_latency_system_failure.csv", 2.04),
     ],
 )
 def test_default_detector_keeps_its_nab_level(data_file: str, floor: float) -> None:

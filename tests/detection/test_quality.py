@@ -116,6 +116,50 @@ def test_seed_sets_the_gain_only_when_asked() -> None:
     assert restored.smooth_gain == 2.5
 
 
+# -- a lone extreme reading: the floor follows what the warm-up says about the tail ------
+
+
+def _seeded(values: np.ndarray, cfg: DetectionConfig) -> MetricSeries:
+    rows = [{"m": float(v), "__ts_ns": float(i)} for i, v in enumerate(values)]
+    series = MetricSeries(GENERIC_PROFILE.spec("m"), cfg)
+    series.seed("m", rows, GENERIC_PROFILE, cfg)
+    return series
+
+
+def test_white_residuals_get_the_lower_point_floor_persistent_ones_the_higher() -> None:
+    cfg = DetectionConfig().for_asset("generic")
+    rng = np.random.default_rng(5)
+    white = _seeded(rng.normal(size=600), cfg)
+    assert white.smooth_gain >= cfg.white_gain
+    assert white.point_limit(cfg) == max(1.2 * white.z_warm_max, cfg.z_point_white)
+    assert white.point_limit(cfg) < cfg.z_point
+    wander = _seeded(np.cumsum(rng.normal(size=600)), cfg)  # a random walk
+    assert wander.smooth_gain < cfg.white_gain
+    assert wander.point_limit(cfg) == max(1.2 * wander.z_warm_max, cfg.z_point)
+    # Without a white floor (the profiled assets' default) nothing changes.
+    plain = DetectionConfig()
+    assert _seeded(rng.normal(size=600), plain).point_limit(plain) == math.inf
+
+
+def _point_opens(spike_z: float) -> list[str]:
+    """A white-noise metric with one spike of ``spike_z`` sigma after warm-up."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=900).clip(-3.0, 3.0)  # no stray extremes beside the spike
+    x[700] = spike_z
+    engine = DetectionEngine(config=DetectionConfig(warmup_readings=400))
+    opened = []
+    for i, v in enumerate(x):
+        for flag in engine.process(Reading("d", "generic", "s", (i + 1) * 10**9, {"m": float(v)})):
+            if flag.state is FlagState.OPENED:
+                opened.append(flag.detector)
+    return opened
+
+
+def test_a_moderate_spike_on_white_noise_opens_a_point_flag_a_smaller_one_does_not() -> None:
+    assert _point_opens(5.0) == ["point"]
+    assert _point_opens(3.5) == []
+
+
 # -- CUSUM opens flags but does not hold them --------------------------------------------
 
 
