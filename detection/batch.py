@@ -110,12 +110,12 @@ class SeriesBank:
         """The device's rows, banking its judged series first; None if it must stay scalar.
 
         Devices with a healthy envelope, a daily cycle, a drifting (or suspect)
-        instrument or a condition model wider than ``KMAX`` regressors stay on
-        the scalar path.
+        instrument, all-time records watched (``record_hold_s``) or a condition
+        model wider than ``KMAX`` regressors stay on the scalar path.
         """
         if dev.bank is not None:
             return dev.bank
-        if dev.envelope is not None or condition_drifting(dev, profile):
+        if dev.envelope is not None or cfg.record_hold_s or condition_drifting(dev, profile):
             return None
         plan = [p for p in dev.plan(profile) if p.judged and p.series.base.n > 0]
         if not plan:

@@ -35,6 +35,7 @@ ASSET_OVERRIDES: dict[str, dict[str, Any]] = {
         "suspicious_learn_rate": 0.2,
         "z_point": 6.5,
         "z_point_white": 4.0,
+        "record_hold_s": 86400.0,
         "use_envelope": True,
         "envelope_open": 4.0,
         "settle_readings": 0,
@@ -131,6 +132,14 @@ class DetectionConfig:
     #: sample of healthy noise, so a lower floor is safe (see ``MetricSeries.point_limit``).
     z_point_white: float = math.inf
     white_gain: float = 2.5
+    #: A slowly wandering metric (not white, see ``white_gain``) beyond its all-time range
+    #: (lowest and highest value since warm-up began), after that range had stood for
+    #: ``record_quiet_s``, is an anomaly: the flag opens at once and the record holds it
+    #: for ``record_hold_s`` (0 = off). Records that come sooner than that after the
+    #: last one (a metric steadily trending, a range still being learned) are not news.
+    #: In seconds, unlike most knobs: a machine's normal range is the one of its days.
+    record_hold_s: float = 0.0
+    record_quiet_s: float = 3 * 86400.0
     sensor: SensorHealthConfig = field(default_factory=SensorHealthConfig)
     #: Per asset type: knobs that differ from the above (asset type -> knob -> value).
     asset_overrides: Mapping[str, Mapping[str, Any]] = field(
@@ -163,6 +172,8 @@ class DetectionConfig:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
+        if self.record_hold_s < 0 or self.record_quiet_s < 0:
+            raise ConfigError("record_hold_s and record_quiet_s must not be negative")
         if not 0 < self.z_clear <= self.z_open:
             raise ConfigError("z_clear must be positive and not above z_open (hysteresis)")
         if not self.smooth_gain_max >= 1:

@@ -18,10 +18,13 @@ from prognos.detection.flags import Flag, FlagKind, FlagState, Severity
 from prognos.detection.profiles import AssetProfile
 from prognos.detection.series import SETTLING
 
-__all__ = ["POINT", "device_score", "equipment_step", "track_drift"]
+__all__ = ["POINT", "RECORD", "device_score", "equipment_step", "track_drift"]
 
 #: Detector name of a single extreme reading (opens at once, see ``z_point``).
 POINT = "point"
+#: Detector name of a value beyond a metric's all-time range (opens at once, see
+#: ``record_hold_s``).
+RECORD = "record"
 _RANK = {s.value: i for i, s in enumerate(Severity)}
 
 
@@ -51,6 +54,8 @@ def device_score(
         point = z_raw * sign if sign else abs(z_raw)
         if point >= series.point_limit(cfg) and point > bad:
             bad, det = point, POINT
+        if bad < z_open and series.recent_record(dev.last_ts, cfg):
+            bad, det = z_open, RECORD
         if bad > best:
             best, detector = bad, det
     if dev.envelope is not None:
@@ -67,7 +72,8 @@ def _moved(dev: DeviceState, profile: AssetProfile, cfg: DetectionConfig) -> dic
             continue
         spec = profile.spec(name)
         limit = series.usable and spec.limit_level(series.last_value) > 0
-        if spec.badness(series.dev) >= cfg.z_moved or limit:
+        record = series.recent_record(dev.last_ts, cfg)
+        if spec.badness(series.dev) >= cfg.z_moved or limit or record:
             moved[name] = series.dev if series.dev != 0 else 1.0
     if not moved and dev.envelope is not None:
         for name, share in dev.env_contrib.items():
@@ -182,7 +188,7 @@ def equipment_step(
                 t["window_start_ns"] = ts_ns
         else:
             t["above"] = 0
-        if detector == POINT:
+        if detector in (POINT, RECORD):
             t["above"] = max(t["above"], cfg.open_readings)
         if t["above"] < cfg.open_readings:
             return []

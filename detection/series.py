@@ -52,9 +52,13 @@ class MetricSeries:
         "dev",
         "drifting",
         "expected",
+        "fresh_ns",
         "health",
+        "hi",
         "last_value",
+        "lo",
         "model",
+        "record_ns",
         "season",
         "smooth_gain",
         "trend",
@@ -83,6 +87,11 @@ class MetricSeries:
         self.drifting = False
         self.last_value = float("nan")
         self.usable = False
+        #: The lowest and highest value since warm-up began; when the range last grew
+        #: (a record) and when it last grew after standing a while (see
+        #: ``DetectionConfig.record_hold_s``); -1 = never.
+        self.lo, self.hi = math.inf, -math.inf
+        self.record_ns = self.fresh_ns = -1
 
     def seed(
         self,
@@ -112,6 +121,10 @@ class MetricSeries:
         else:
             regressors = loads
         values = [r[name] for r in own]
+        if values:
+            self.lo, self.hi = min(self.lo, *values), max(self.hi, *values)
+            # The range was just set: it stands from the end of warm-up.
+            self.record_ns = max(self.record_ns, int(max(r[TS_KEY] for r in own)))
         # Temperatures on lagged loads: linear (heat balance), see ``ConditionModel.fit``.
         self.model = ConditionModel.fit(regressors, own, values, offset=offset, linear=lagged)
         own = [r for r in own if offset is None or offset in r]
@@ -164,7 +177,34 @@ class MetricSeries:
         self.dev = z_smooth if abs(z_smooth) >= abs(scaled) else scaled
         self.trend.learn_one(ts_ns, x)
         self.last_value = x
+        if cfg.record_hold_s:
+            self.note_record(ts_ns, x, cfg.record_quiet_s)
         return z
+
+    def note_record(self, ts_ns: int, x: float, quiet_s: float) -> None:
+        """Widen the all-time range by ``x``; a record after ``quiet_s`` without one is fresh.
+
+        Records that keep coming sooner (a metric steadily trending, or a range
+        still being learned) are not fresh.
+        """
+        if x > self.hi or x < self.lo:
+            if self.lo <= self.hi:  # an unseeded range only starts
+                if self.record_ns >= 0 and ts_ns - self.record_ns >= quiet_s * 1e9:
+                    self.fresh_ns = ts_ns
+                self.record_ns = ts_ns
+            self.lo, self.hi = min(self.lo, x), max(self.hi, x)
+
+    def recent_record(self, ts_ns: int, cfg: DetectionConfig) -> bool:
+        """Did this slowly wandering metric set a fresh record within ``record_hold_s``?
+
+        White metrics are left to the ``point`` detector, whose threshold their
+        warm-up calibrates (see ``point_limit``).
+        """
+        return (
+            self.fresh_ns >= 0
+            and ts_ns - self.fresh_ns <= cfg.record_hold_s * 1e9
+            and self.smooth_gain < cfg.white_gain
+        )
 
     def learn(self, ts_ns: int, x: float, condition: dict[str, float], rate: float) -> None:
         """Learn from the value just scored (``score`` must have run on this reading)."""
@@ -248,6 +288,10 @@ class MetricSeries:
             "dev": self.dev,
             "last_value": self.last_value if math.isfinite(self.last_value) else None,
             "usable": self.usable,
+            "lo": self.lo if math.isfinite(self.lo) else None,
+            "hi": self.hi if math.isfinite(self.hi) else None,
+            "record_ns": self.record_ns,
+            "fresh_ns": self.fresh_ns,
         }
 
     @classmethod
@@ -272,6 +316,12 @@ class MetricSeries:
             last = state["last_value"]
             obj.last_value = float("nan") if last is None else float(last)
             obj.usable = bool(state["usable"])
+            # Absent in older checkpoints: no range yet (the next value starts it).
+            lo, hi = state.get("lo"), state.get("hi")
+            obj.lo = math.inf if lo is None else float(lo)
+            obj.hi = -math.inf if hi is None else float(hi)
+            obj.record_ns = int(state.get("record_ns", -1))
+            obj.fresh_ns = int(state.get("fresh_ns", -1))
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(f"metric series state is malformed: {exc}") from exc
         return obj

@@ -214,15 +214,15 @@ def test_sim_scoring_by_hand() -> None:
 @pytest.mark.parametrize(
     ("data_file", "floor"),
     [
-        ("machine_temperature_system_failure.csv", 1.0),
-        # The best published detector scores 2.04 here.
+        # The best published detectors score 2.56 (ARTime) and 2.04 here.
+        ("machine_temperature_system_failure.csv", 2.56),
         ("ec2_request_latency_system_failure.csv", 2.04),
     ],
 )
 def test_default_detector_keeps_its_nab_level(data_file: str, floor: float) -> None:
     result = nab.evaluate(NAB_DIR / data_file, NAB_DIR / "windows.json")
     assert result["nab_standard_raw"] > floor, result
-    assert result["windows_detected"] >= result["windows"] - 1
+    assert result["windows_detected"] == result["windows"]  # the catastrophic failure too
 
 
 def test_sim_telemetry_reader_skips_what_the_ingester_would_refuse(tmp_path: Path) -> None:

@@ -120,7 +120,10 @@ def test_seed_sets_the_gain_only_when_asked() -> None:
 
 
 def _seeded(values: np.ndarray, cfg: DetectionConfig) -> MetricSeries:
-    rows = [{"m": float(v), "__ts_ns": float(i)} for i, v in enumerate(values)]
+    return _seeded_rows([{"m": float(v), "__ts_ns": float(i)} for i, v in enumerate(values)], cfg)
+
+
+def _seeded_rows(rows: list[dict[str, float]], cfg: DetectionConfig) -> MetricSeries:
     series = MetricSeries(GENERIC_PROFILE.spec("m"), cfg)
     series.seed("m", rows, GENERIC_PROFILE, cfg)
     return series
@@ -158,6 +161,79 @@ def _point_opens(spike_z: float) -> list[str]:
 def test_a_moderate_spike_on_white_noise_opens_a_point_flag_a_smaller_one_does_not() -> None:
     assert _point_opens(5.0) == ["point"]
     assert _point_opens(3.5) == []
+
+
+# -- all-time records of slowly wandering metrics ----------------------------------------
+
+FIVE_MIN_NS = 300 * 10**9
+DAY = 288  # five-minute readings
+
+
+def _wander(days: float, ramp_per_day: float = 0.0) -> np.ndarray:
+    """A metric wandering smoothly (a 1.7-day cycle) that keeps within its warm-up range."""
+    t = np.arange(int(days * DAY))
+    cycle = 10.0 * np.sin(2 * math.pi * t / (1.7 * DAY))
+    cycle[800:] *= 0.98  # after warm-up, never quite back to the warm-up's extremes
+    return 50.0 + cycle + ramp_per_day * t / DAY
+
+
+def _opened(x: np.ndarray, cut: int | None = None) -> list[tuple[int, str]]:
+    """(reading, detector) of every flag opened; with ``cut``, restarted from a checkpoint."""
+    cfg = DetectionConfig(warmup_readings=750)
+    engine = DetectionEngine(config=cfg)
+    out = []
+    for i, v in enumerate(x):
+        if i == cut:
+            restored = DetectionEngine(config=cfg)
+            restored.load_state(json.loads(json.dumps(engine.state_dict())))
+            engine = restored
+        for flag in engine.process(Reading("d", "generic", "s", (i + 1) * FIVE_MIN_NS, {"m": v})):
+            if flag.state is FlagState.OPENED:
+                out.append((i, flag.detector))
+    return out
+
+
+def test_a_wandering_metric_below_its_all_time_low_opens_a_record_flag() -> None:
+    x = _wander(10)
+    dip = int(8.2 * DAY)
+    x[dip : dip + 36] -= np.linspace(0.0, 4.0, 36)  # three hours sinking a little lower
+    opened = _opened(x)
+    assert [d for _, d in opened] == ["record"]
+    first_below = int(np.argmax(x < _wander(10)[:750].min()))
+    assert opened[0][0] == first_below  # at once, on the first reading past the old low
+    # The range, its dates and the hold survive a restart.
+    assert _opened(x, cut=dip + 10) == opened
+    assert _opened(x, cut=dip - 10) == opened
+
+
+def test_a_trending_metric_setting_records_all_the_time_opens_none() -> None:
+    opened = _opened(_wander(12, ramp_per_day=1.5))
+    assert "record" not in [d for _, d in opened]
+
+
+def test_records_are_only_news_after_the_range_stood_and_only_for_wandering_metrics() -> None:
+    cfg = DetectionConfig().for_asset("generic")
+    rng = np.random.default_rng(9)
+    hour = 3600 * 10**9
+    rows = [{"m": float(v), "__ts_ns": float(i * hour)} for i, v in enumerate(_wander(3)[::12])]
+    wander = _seeded_rows(rows, cfg)
+    assert (wander.lo, wander.hi) == (min(r["m"] for r in rows), max(r["m"] for r in rows))
+    end = int(rows[-1]["__ts_ns"])
+    wander.note_record(end + 2 * 86400 * 10**9, wander.hi + 1.0, cfg.record_quiet_s)
+    assert not wander.recent_record(end + 2 * 86400 * 10**9, cfg)  # the range had stood 2 days
+    later = end + 6 * 86400 * 10**9  # then 4 days quiet
+    wander.note_record(later, wander.lo - 1.0, cfg.record_quiet_s)
+    assert wander.recent_record(later, cfg)
+    assert wander.recent_record(later + int(cfg.record_hold_s * 1e9), cfg)
+    assert not wander.recent_record(later + int(cfg.record_hold_s * 1e9) + 1, cfg)
+    white_rows = [
+        {"m": float(v), "__ts_ns": float(i * hour)} for i, v in enumerate(rng.normal(size=600))
+    ]
+    white = _seeded_rows(white_rows, cfg)
+    white.note_record(later, white.hi + 1.0, cfg.record_quiet_s)
+    assert not white.recent_record(later, cfg)  # left to the point detector
+    with pytest.raises(ConfigError, match="record_hold_s"):
+        DetectionConfig(record_hold_s=-1.0)
 
 
 # -- CUSUM opens flags but does not hold them --------------------------------------------
