@@ -142,6 +142,9 @@ def _describe(
             z=top.dev,
             slope_per_h=top.trend.slope_per_h(),
         )
+        if top.recent_record(ts_ns, cfg):
+            # The range the metric has just left, for the planner to compare.
+            evidence.update(all_time_low=top.lo, all_time_high=top.hi)
     if dev.envelope is not None:
         evidence["envelope"] = dev.env_smooth
         top = sorted(dev.env_contrib.items(), key=lambda kv: -kv[1])[:3]

@@ -17,7 +17,7 @@ from prognos.detection.engine import DetectionEngine
 from prognos.detection.errors import ConfigError
 from prognos.detection.evaluation import nab, skab
 from prognos.detection.evaluation.run import open_labels
-from prognos.detection.flags import FlagState
+from prognos.detection.flags import Flag, FlagState
 from prognos.detection.profiles import GENERIC_PROFILE
 from prognos.detection.series import MetricSeries, smooth_gain_of
 from prognos.ingest.contract import Reading
@@ -179,6 +179,10 @@ def _wander(days: float, ramp_per_day: float = 0.0) -> np.ndarray:
 
 def _opened(x: np.ndarray, cut: int | None = None) -> list[tuple[int, str]]:
     """(reading, detector) of every flag opened; with ``cut``, restarted from a checkpoint."""
+    return [(i, flag.detector) for i, flag in _openings(x, cut)]
+
+
+def _openings(x: np.ndarray, cut: int | None = None) -> list[tuple[int, Flag]]:
     cfg = DetectionConfig(warmup_readings=750)
     engine = DetectionEngine(config=cfg)
     out = []
@@ -189,7 +193,7 @@ def _opened(x: np.ndarray, cut: int | None = None) -> list[tuple[int, str]]:
             engine = restored
         for flag in engine.process(Reading("d", "generic", "s", (i + 1) * FIVE_MIN_NS, {"m": v})):
             if flag.state is FlagState.OPENED:
-                out.append((i, flag.detector))
+                out.append((i, flag))
     return out
 
 
@@ -199,8 +203,11 @@ def test_a_wandering_metric_below_its_all_time_low_opens_a_record_flag() -> None
     x[dip : dip + 36] -= np.linspace(0.0, 4.0, 36)  # three hours sinking a little lower
     opened = _opened(x)
     assert [d for _, d in opened] == ["record"]
-    first_below = int(np.argmax(x < _wander(10)[:750].min()))
+    old_low = _wander(10)[:750].min()
+    first_below = int(np.argmax(x < old_low))
     assert opened[0][0] == first_below  # at once, on the first reading past the old low
+    evidence = _openings(x)[0][1].evidence
+    assert evidence["all_time_low"] == x[first_below] < old_low
     # The range, its dates and the hold survive a restart.
     assert _opened(x, cut=dip + 10) == opened
     assert _opened(x, cut=dip - 10) == opened
