@@ -206,7 +206,8 @@ class SeriesBank:
             cfg.cusum_h,
             cfg.z_open,
             sign,
-            series.point_limit(cfg),
+            # A screen: never above the scalar path's limit, which moves with the scale.
+            series.point_floor(cfg),
             cfg.z_freeze,
             cfg.suspicious_learn_rate,
             min(limits) if limits and not down else math.inf,

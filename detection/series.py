@@ -63,6 +63,7 @@ class MetricSeries:
         "smooth_gain",
         "trend",
         "usable",
+        "warm_scale",
         "z_raw",
         "z_smooth",
         "z_warm_max",
@@ -83,6 +84,7 @@ class MetricSeries:
         self.z_raw = 0.0
         self.expected = 0.0  # the condition model's value for the reading last scored
         self.z_warm_max = 0.0
+        self.warm_scale = 0.0  # the robust sd that ``z_warm_max`` was measured in
         self.alone = 0  # readings this metric has deviated with no companion moving
         self.drifting = False
         self.last_value = float("nan")
@@ -146,6 +148,7 @@ class MetricSeries:
         # The largest excursion seen while healthy: a lone reading must beat it to
         # count as a point anomaly.
         self.z_warm_max = max((abs(self.base.score_one(0, v)) for v in residuals), default=0.0)
+        self.warm_scale = self.base.scale
         if cfg is not None and cfg.smooth_standardise:
             zs = [self.base.score_one(0, v) for v in residuals]
             self.smooth_gain = smooth_gain_of(zs, cfg)
@@ -255,10 +258,16 @@ class MetricSeries:
         residuals (slow wander) gave only a handful of independent swings, so
         their warm-up extremes say little and the floor is ``z_point``.
         """
-        warm = 1.2 * self.z_warm_max
-        floor = cfg.z_point_white if self.smooth_gain >= cfg.white_gain else cfg.z_point
-        floor = floor if floor < cfg.z_point else cfg.z_point
+        # In today's z units: a scale that shrank since (a flat series with rare
+        # spikes forgets them) must not make the same spike look larger.
+        warm = 1.2 * self.z_warm_max * (self.warm_scale / self.base.scale or 1.0)
+        floor = self.point_floor(cfg)
         return warm if warm > floor else floor
+
+    def point_floor(self, cfg: DetectionConfig) -> float:
+        """The lowest ``point_limit`` can be, whatever the scale does (see there)."""
+        floor = cfg.z_point_white if self.smooth_gain >= cfg.white_gain else cfg.z_point
+        return floor if floor < cfg.z_point else cfg.z_point
 
     def idle(self, cfg: DetectionConfig) -> None:
         """No usable value this reading: let the smoothed deviation fade."""
@@ -284,6 +293,7 @@ class MetricSeries:
             "expected": self.expected,
             "alone": self.alone,
             "z_warm_max": self.z_warm_max,
+            "warm_scale": self.warm_scale,
             "drifting": self.drifting,
             "dev": self.dev,
             "last_value": self.last_value if math.isfinite(self.last_value) else None,
@@ -311,6 +321,7 @@ class MetricSeries:
             obj.expected = float(state["expected"])
             obj.alone = int(state["alone"])
             obj.z_warm_max = float(state["z_warm_max"])
+            obj.warm_scale = float(state.get("warm_scale", 0.0))  # older: as measured now
             obj.drifting = bool(state["drifting"])
             obj.dev = float(state["dev"])
             last = state["last_value"]
