@@ -140,6 +140,9 @@ class DetectionConfig:
     #: In seconds, unlike most knobs: a machine's normal range is the one of its days.
     record_hold_s: float = 0.0
     record_quiet_s: float = 3 * 86400.0
+    #: ... and only once the value is this far past the old edge (robust sd): a value
+    #: just past it, that soon comes back, is noise around the edge.
+    record_margin: float = 0.2
     sensor: SensorHealthConfig = field(default_factory=SensorHealthConfig)
     #: Per asset type: knobs that differ from the above (asset type -> knob -> value).
     asset_overrides: Mapping[str, Mapping[str, Any]] = field(
@@ -172,8 +175,8 @@ class DetectionConfig:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
-        if self.record_hold_s < 0 or self.record_quiet_s < 0:
-            raise ConfigError("record_hold_s and record_quiet_s must not be negative")
+        if self.record_hold_s < 0 or self.record_quiet_s < 0 or self.record_margin < 0:
+            raise ConfigError("record_hold_s, record_quiet_s and record_margin must not be negative")
         if not 0 < self.z_clear <= self.z_open:
             raise ConfigError("z_clear must be positive and not above z_open (hysteresis)")
         if not self.smooth_gain_max >= 1:

@@ -52,6 +52,8 @@ class MetricSeries:
         "dev",
         "drifting",
         "expected",
+        "ext_hi",
+        "ext_lo",
         "fresh_ns",
         "health",
         "hi",
@@ -94,6 +96,9 @@ class MetricSeries:
         #: ``DetectionConfig.record_hold_s``); -1 = never.
         self.lo, self.hi = math.inf, -math.inf
         self.record_ns = self.fresh_ns = -1
+        #: The extremes of an excursion just past a range that had stood, not yet far
+        #: enough past it to count (see ``note_record``); +-inf when there is none.
+        self.ext_lo, self.ext_hi = math.inf, -math.inf
 
     def seed(
         self,
@@ -181,21 +186,36 @@ class MetricSeries:
         self.trend.learn_one(ts_ns, x)
         self.last_value = x
         if cfg.record_hold_s:
-            self.note_record(ts_ns, x, cfg.record_quiet_s)
+            self.note_record(ts_ns, x, cfg.record_quiet_s, cfg.record_margin * self.base.scale)
         return z
 
-    def note_record(self, ts_ns: int, x: float, quiet_s: float) -> None:
-        """Widen the all-time range by ``x``; a record after ``quiet_s`` without one is fresh.
+    def note_record(self, ts_ns: int, x: float, quiet_s: float, margin: float) -> None:
+        """Widen the all-time range by ``x``; note a fresh record (see ``recent_record``).
 
-        Records that keep coming sooner (a metric steadily trending, or a range
-        still being learned) are not fresh.
+        While the range is young or keeps growing (a metric steadily trending),
+        it simply takes ``x`` in. Once it has stood ``quiet_s``, a value past it
+        starts an excursion, measured from the old edge: a fresh record when it
+        gets ``margin`` past it, and noise around the edge, taken in without
+        news, when it comes back sooner.
         """
-        if x > self.hi or x < self.lo:
-            if self.lo <= self.hi:  # an unseeded range only starts
-                if self.record_ns >= 0 and ts_ns - self.record_ns >= quiet_s * 1e9:
-                    self.fresh_ns = ts_ns
-                self.record_ns = ts_ns
-            self.lo, self.hi = min(self.lo, x), max(self.hi, x)
+        lo, hi = self.lo, self.hi
+        if lo > hi:  # unseeded: the range only starts
+            self.lo = self.hi = x
+            return
+        beyond = lo - x if lo - x > x - hi else x - hi
+        if beyond <= 0.0:
+            if self.ext_lo <= self.ext_hi:
+                self.lo, self.hi = min(lo, self.ext_lo), max(hi, self.ext_hi)
+                self.ext_lo, self.ext_hi = math.inf, -math.inf
+            return
+        if self.record_ns >= 0 and ts_ns - self.record_ns >= quiet_s * 1e9:
+            if beyond < margin:
+                self.ext_lo, self.ext_hi = min(self.ext_lo, x), max(self.ext_hi, x)
+                return
+            self.fresh_ns = ts_ns
+        self.record_ns = ts_ns
+        self.lo, self.hi = min(lo, x, self.ext_lo), max(hi, x, self.ext_hi)
+        self.ext_lo, self.ext_hi = math.inf, -math.inf
 
     def recent_record(self, ts_ns: int, cfg: DetectionConfig) -> bool:
         """Did this slowly wandering metric set a fresh record within ``record_hold_s``?
@@ -302,6 +322,8 @@ class MetricSeries:
             "hi": self.hi if math.isfinite(self.hi) else None,
             "record_ns": self.record_ns,
             "fresh_ns": self.fresh_ns,
+            "ext_lo": self.ext_lo if math.isfinite(self.ext_lo) else None,
+            "ext_hi": self.ext_hi if math.isfinite(self.ext_hi) else None,
         }
 
     @classmethod
@@ -333,6 +355,9 @@ class MetricSeries:
             obj.hi = -math.inf if hi is None else float(hi)
             obj.record_ns = int(state.get("record_ns", -1))
             obj.fresh_ns = int(state.get("fresh_ns", -1))
+            ext_lo, ext_hi = state.get("ext_lo"), state.get("ext_hi")
+            obj.ext_lo = math.inf if ext_lo is None else float(ext_lo)
+            obj.ext_hi = -math.inf if ext_hi is None else float(ext_hi)
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(f"metric series state is malformed: {exc}") from exc
         return obj
