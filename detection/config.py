@@ -175,8 +175,9 @@ class DetectionConfig:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
-        if self.record_hold_s < 0 or self.record_quiet_s < 0 or self.record_margin < 0:
-            raise ConfigError("record_hold_s, record_quiet_s and record_margin must not be negative")
+        for name in ("record_hold_s", "record_quiet_s", "record_margin"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative")
         if not 0 < self.z_clear <= self.z_open:
             raise ConfigError("z_clear must be positive and not above z_open (hysteresis)")
         if not self.smooth_gain_max >= 1:

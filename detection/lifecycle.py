@@ -52,9 +52,10 @@ def device_score(
                 bad, det = z_open * (1.0 + 0.5 * level), "hard_limit"
         z_raw = series.z_raw
         point = z_raw * sign if sign else abs(z_raw)
-        if point >= series.point_limit(cfg) and point > bad:
+        if point > bad and point >= series.point_limit(cfg):
             bad, det = point, POINT
-        if bad < z_open and series.recent_record(dev.last_ts, cfg):
+        # ``fresh_ns`` first: most series never set a record worth a look.
+        if series.fresh_ns >= 0 and bad < z_open and series.recent_record(dev.last_ts, cfg):
             bad, det = z_open, RECORD
         if bad > best:
             best, detector = bad, det
