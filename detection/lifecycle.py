@@ -38,6 +38,8 @@ def device_score(
     if dev.eq["flag_id"] is None and condition_drifting(dev, profile):
         return best, detector  # the operating point itself is misread: nothing to judge
     z_open = cfg.z_open
+    # No series' point limit is below this (profiled assets: infinite, no call needed).
+    point_min = cfg.z_point if cfg.z_point < cfg.z_point_white else cfg.z_point_white
     for _, series, spec, _, scored, _, sign, limited in dev.plan(profile):
         # A drifting instrument never counts; a metric deviating alone waits (see
         # ``track_drift``) for a companion before it may.
@@ -52,7 +54,7 @@ def device_score(
                 bad, det = z_open * (1.0 + 0.5 * level), "hard_limit"
         z_raw = series.z_raw
         point = z_raw * sign if sign else abs(z_raw)
-        if point > bad and point >= series.point_limit(cfg):
+        if point > bad and point >= point_min and point >= series.point_limit(cfg):
             bad, det = point, POINT
         # ``fresh_ns`` first: most series never set a record worth a look.
         if series.fresh_ns >= 0 and bad < z_open and series.recent_record(dev.last_ts, cfg):
